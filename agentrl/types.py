@@ -1,0 +1,121 @@
+"""The vocabulary of agentrl: every other module speaks in these types.
+
+Token ids are the truth. A `Turn` keeps the exact ids the policy saw and sampled, so the learner trains
+on what the sampler produced (no re-tokenization drift). Text fields exist for people (viewer, logs).
+Everything here is plain data that round-trips through JSON (see `agentrl.store.trajectory_json`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FailureKind = Literal["infra", "timeout", "format", "truncated"]
+"""Why a turn went wrong. `infra`/`timeout` are the framework's fault and are never trained on;
+`format` is the agent's fault (an unparseable action) and is an ordinary low-reward sample;
+`truncated` marks a turn cut short by a context or length limit."""
+
+FAILURE_KINDS: tuple[FailureKind, ...] = ("infra", "timeout", "format", "truncated")
+UNTRAINABLE_FAILURES: frozenset[str] = frozenset({"infra", "timeout"})
+
+Termination = Literal["done", "truncated", "max_turns", "context_limit", "failure"]
+"""How an episode ended: the env said done, the env truncated it, the framework's turn limit, the
+context window, or an infra/timeout failure."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """What an episode is about. Episodes with the same `task_id` and `seed` form a group."""
+
+    task_id: str
+    seed: int
+    prompt: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One tool invocation, recorded so that tool-cost rewards and the viewer never parse text."""
+
+    name: str
+    arguments: dict[str, Any]
+    ok: bool
+    result: str | None = None
+    error: str | None = None
+    latency_s: float = 0.0
+    cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What an environment returns from `reset` and `step`.
+
+    `state_key` is a canonical string key of the environment state (GiGPO anchor groups compare
+    them for equality); `None` when the environment cannot say.
+    """
+
+    observation: str
+    reward: float = 0.0
+    done: bool = False
+    truncated: bool = False
+    state_key: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Turn:
+    """One agent decision.
+
+    `observation_ids` are the tokens appended to the context before this decision (observation text
+    and chat-template tokens: never trained on); `action_ids` are the sampled tokens (trained on) with
+    their `behaviour_logprobs` from the engine that sampled them under `policy_version`.
+    `state_key` is the key of the state the decision was made in; `result` is what the environment
+    returned for the action.
+    """
+
+    observation_ids: list[int]
+    action_ids: list[int]
+    behaviour_logprobs: list[float]
+    policy_version: int
+    observation_text: str = ""
+    action_text: str = ""
+    parsed_action: str | None = None
+    state_key: str | None = None
+    result: StepResult | None = None
+    failure: FailureKind | None = None
+
+    @property
+    def reward(self) -> float:
+        """Immediate reward of this turn (0 when the environment never answered)."""
+        return self.result.reward if self.result is not None else 0.0
+
+
+@dataclass
+class Trajectory:
+    """One episode: the turns of one agent on one task, plus what credit assignment made of it.
+
+    `group_id` identifies the group this episode was sampled in (one task, one seed, one step), so
+    group-relative credit never mixes episodes of different tasks. `advantages` holds one value per
+    turn once a credit assigner has run; `None` means not yet assigned or excluded from training.
+    """
+
+    task_id: str
+    group_id: str
+    env_name: str
+    seed: int
+    turns: list[Turn] = field(default_factory=list)
+    outcome_reward: float = 0.0
+    termination: Termination = "done"
+    failure: FailureKind | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    advantages: list[float] | None = None
+
+    @property
+    def trainable(self) -> bool:
+        """Infra and timeout failures are logged, never trained on or counted in group statistics."""
+        return self.failure not in UNTRAINABLE_FAILURES
+
+    @property
+    def success(self) -> bool:
+        return bool(self.metrics.get("success", 0.0))
