@@ -98,6 +98,7 @@ class Trajectory:
     `group_id` identifies the group this episode was sampled in (one task, one seed, one step), so
     group-relative credit never mixes episodes of different tasks. `advantages` holds one value per
     turn once a credit assigner has run; `None` means not yet assigned or excluded from training.
+    `error` says what broke when `failure` is `infra` or `timeout`.
     """
 
     task_id: str
@@ -108,6 +109,7 @@ class Trajectory:
     outcome_reward: float = 0.0
     termination: Termination = "done"
     failure: FailureKind | None = None
+    error: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     advantages: list[float] | None = None
 

@@ -1,0 +1,35 @@
+"""`agentrl train env=<name> algo=<name> [model=...] [key=value ...]` (hydra overrides)."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+
+from agentrl.env.registry import EnvLoadError, EnvParamsError, UnknownEnvError
+from agentrl.trainer.config import ConfigError, load_config
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        print("example: agentrl train env=frozenlake algo=gigpo model=tiny trainer.steps=50")
+        return 0
+    from agentrl.trainer.loop import train
+
+    console = Console(stderr=True)
+    try:
+        config, resolved_yaml = load_config(argv)
+        run = train(config, resolved_yaml)
+    except (ConfigError, UnknownEnvError, EnvLoadError, EnvParamsError) as error:
+        console.print(f"[red]agentrl train:[/red] {error}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted: the last checkpoint is kept; continue with trainer.resume=true")
+        return 130
+    console.print(f"run saved in {run.run_dir.path}", highlight=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,163 @@
+"""The learner: recompute log-probs of the sampled action tokens, apply the policy loss, step AdamW.
+
+The loss is a token mean over *all* action tokens of the step, so micro-batches only change how the
+sum is split, never its value: 1 micro-batch × 8 accumulation steps equals 8 × 1 up to float error.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedModel
+
+from agentrl.learner.packing import MicroBatch, collate, pack_micro_batches, training_sequences
+from agentrl.losses.ppo import entropy_from_logits, low_var_kl, ppo_clip_loss
+from agentrl.types import Trajectory
+
+
+@dataclass(frozen=True)
+class LearnerSettings:
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    micro_batch_tokens: int = 8192
+    epochs: int = 1
+    clip_eps_low: float = 0.2
+    clip_eps_high: float = 0.2
+    entropy_coef: float = 0.0
+    kl_coef: float = 0.0
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
+class _ActionLogits:
+    logprobs: torch.Tensor
+    logits: torch.Tensor
+
+
+class Learner:
+    def __init__(self, model: PreTrainedModel, pad_token_id: int, settings: LearnerSettings) -> None:
+        self.model = model
+        self.pad_token_id = pad_token_id
+        self.settings = settings
+        self.optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=settings.lr, weight_decay=settings.weight_decay
+        )
+        # The KL anchor is the policy as it started; it only exists when the KL term is on.
+        self.reference = self._frozen_copy(model) if settings.kl_coef > 0 else None
+
+    @staticmethod
+    def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
+        reference = copy.deepcopy(model).eval()
+        for parameter in reference.parameters():
+            parameter.requires_grad_(False)
+        return reference
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def _action_logits(self, model: PreTrainedModel, batch: MicroBatch) -> _ActionLogits:
+        """Log-probs of the action tokens (flat, in row-major order) and their logits."""
+        logits = model(
+            input_ids=batch.input_ids.to(self.device), attention_mask=batch.attention_mask.to(self.device)
+        ).logits[:, :-1]
+        mask = batch.target_mask.to(self.device)
+        action_logits = logits[mask].float() / self.settings.temperature
+        targets = batch.input_ids[:, 1:].to(self.device)[mask]
+        logprobs = torch.log_softmax(action_logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
+        return _ActionLogits(logprobs=logprobs, logits=action_logits)
+
+    @torch.no_grad()
+    def action_logprobs(self, trajectories: list[Trajectory]) -> list[list[list[float]]]:
+        """Log-probs of every turn's action tokens under the current weights: [trajectory][turn][token].
+        Used as π_old for multi-epoch updates, and to prove the learner sees what the sampler saw."""
+        was_training = self.model.training
+        self.model.eval()
+        out: list[list[list[float]]] = [[[] for _ in t.turns] for t in trajectories]
+        sequences = training_sequences(trajectories, require_advantages=False)
+        for group in pack_micro_batches(sequences, self.settings.micro_batch_tokens):
+            batch = collate(group, self.pad_token_id)
+            flat = self._action_logits(self.model, batch).logprobs.cpu().tolist()
+            cursor = 0
+            for row, sequence in enumerate(batch.sequences):
+                positions = [p for p, is_action in enumerate(sequence.action_mask) if is_action]
+                for position in positions:
+                    out[sequence.trajectory_index][sequence.turn_index[position]].append(flat[cursor])
+                    cursor += 1
+        self.model.train(was_training)
+        return out
+
+    def update(self, trajectories: list[Trajectory]) -> dict[str, float]:
+        """One policy update on the trajectories that carry advantages. Returns loss statistics."""
+        sequences = training_sequences(trajectories)
+        total_tokens = sum(s.action_tokens for s in sequences)
+        if total_tokens == 0:
+            return {"trained_tokens": 0.0}
+        micro_batches = [collate(g, self.pad_token_id) for g in pack_micro_batches(sequences, self.settings.micro_batch_tokens)]
+        old_logprobs = self._old_logprobs(micro_batches)
+        self.model.eval()  # dropout off: the sampler's numbers must be reproducible here
+        sums = {"loss": 0.0, "clipped": 0.0, "entropy": 0.0, "kl": 0.0, "ratio": 0.0, "behaviour_gap": 0.0}
+        grad_norm = torch.tensor(0.0)
+        for _ in range(self.settings.epochs):
+            self.optimizer.zero_grad(set_to_none=True)
+            for index, batch in enumerate(micro_batches):
+                step_sums = self._accumulate(batch, old_logprobs[index] if old_logprobs else None, total_tokens)
+                for key, value in step_sums.items():
+                    sums[key] += value
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
+            self.optimizer.step()
+        per_token_mean = {key: value / (total_tokens * self.settings.epochs) for key, value in sums.items()}
+        return {
+            "loss": sums["loss"] / self.settings.epochs,
+            "clip_fraction": per_token_mean["clipped"],
+            "entropy": per_token_mean["entropy"],
+            "kl": per_token_mean["kl"],
+            "ratio_mean": per_token_mean["ratio"],
+            "behaviour_logprob_gap": per_token_mean["behaviour_gap"],
+            "grad_norm": float(grad_norm),
+            "trained_tokens": float(total_tokens),
+            "micro_batches": float(len(micro_batches)),
+        }
+
+    @torch.no_grad()
+    def _old_logprobs(self, micro_batches: list[MicroBatch]) -> list[torch.Tensor] | None:
+        """π_old for the clipped ratio. With one epoch the first gradient is taken at π_old itself, so
+        the current log-probs (detached) are exactly π_old and a second forward pass is skipped."""
+        if self.settings.epochs == 1:
+            return None
+        self.model.eval()
+        return [self._action_logits(self.model, batch).logprobs.detach() for batch in micro_batches]
+
+    def _accumulate(self, batch: MicroBatch, old: torch.Tensor | None, total_tokens: int) -> dict[str, float]:
+        settings = self.settings
+        current = self._action_logits(self.model, batch)
+        old_logprobs = current.logprobs.detach() if old is None else old
+        advantages = batch.advantages.to(self.device)[batch.target_mask.to(self.device)]
+        surrogate = ppo_clip_loss(
+            current.logprobs, old_logprobs, advantages, settings.clip_eps_low, settings.clip_eps_high
+        )
+        per_token = surrogate.loss
+        entropy = entropy_from_logits(current.logits)
+        if settings.entropy_coef:
+            per_token = per_token - settings.entropy_coef * entropy
+        kl = torch.zeros_like(per_token)
+        if self.reference is not None:
+            with torch.no_grad():
+                reference = self._action_logits(self.reference, batch).logprobs
+            kl = low_var_kl(current.logprobs, reference)
+            per_token = per_token + settings.kl_coef * kl
+        loss = per_token.sum() / total_tokens  # token mean over the whole step (see module docstring)
+        loss.backward()
+        behaviour = batch.behaviour_logprobs.to(self.device)[batch.target_mask.to(self.device)]
+        return {
+            "loss": float(loss.detach()),
+            "clipped": float(surrogate.clipped.sum()),
+            "entropy": float(entropy.detach().sum()),
+            "kl": float(kl.detach().sum()),
+            "ratio": float(surrogate.ratio.detach().sum()),
+            "behaviour_gap": float((old_logprobs - behaviour).abs().sum()),
+        }
+

@@ -1,0 +1,103 @@
+"""Multi-turn contexts built from exact token ids, never by re-tokenizing history.
+
+The context of turn k+1 is the context of turn k, plus the action ids the sampler produced, plus the
+tokenized *delta* the chat template adds for the next observation (end of the assistant message, the
+user block, the generation prompt). Re-rendering and re-tokenizing the whole conversation would give
+different ids whenever a BPE merge crosses a message boundary or the sampled ids are not the canonical
+tokenization of their text; the learner would then train on tokens the sampler never produced.
+
+The delta is derived once from the tokenizer's own chat template by rendering a probe conversation
+with placeholder messages and cutting the text after the assistant placeholder, so any template works
+as long as it renders messages in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+_USER = "\x00AGENTRL_USER\x00"
+_REPLY = "\x00AGENTRL_REPLY\x00"
+_NEXT = "\x00AGENTRL_NEXT\x00"
+
+
+@dataclass(frozen=True)
+class ObservationTemplate:
+    """The text the chat template puts around an observation that follows an assistant reply:
+    `after_reply` closes the reply and opens the user turn, `before_generation` closes it and opens
+    the next assistant turn."""
+
+    after_reply: str
+    before_generation: str
+
+
+class ChatContext:
+    """Builds the first prompt and the per-turn observation deltas for one tokenizer."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, system_prompt: str = "") -> None:
+        if not getattr(tokenizer, "chat_template", None):
+            raise ValueError(
+                "the tokenizer has no chat template; set one (tokenizer.chat_template = ...) or use a "
+                "checkpoint whose tokenizer_config.json defines it"
+            )
+        self.tokenizer = tokenizer
+        self.system_prompt = system_prompt
+        self.template = self._probe_observation_template()
+        self.stop_token_ids = self._stop_token_ids()
+
+    def _messages(self, *turns: tuple[str, str]) -> list[dict[str, str]]:
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return system + [{"role": role, "content": content} for role, content in turns]
+
+    def _render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
+        return self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+
+    def _probe_observation_template(self) -> ObservationTemplate:
+        rendered = self._render(
+            self._messages(("user", _USER), ("assistant", _REPLY), ("user", _NEXT)),
+            add_generation_prompt=True,
+        )
+        if _REPLY not in rendered or _NEXT not in rendered:
+            raise ValueError("the chat template drops message contents; agentrl cannot derive turn deltas")
+        tail = rendered[rendered.index(_REPLY) + len(_REPLY) :]
+        after_reply, before_generation = tail.split(_NEXT, 1)
+        return ObservationTemplate(after_reply=after_reply, before_generation=before_generation)
+
+    def _stop_token_ids(self) -> frozenset[int]:
+        """Tokens that end a reply: the eos token, and the special token that closes every message
+        in the template (e.g. `<|im_end|>` in ChatML, `<|eot_id|>` in Llama 3): one that starts both
+        the text after a reply and the text after a user message."""
+        stops = {self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()
+        after_reply = self.encode(self.template.after_reply)
+        after_user = self.encode(self.template.before_generation)
+        if after_reply and after_user and after_reply[0] == after_user[0]:
+            if after_reply[0] in self.tokenizer.all_special_ids:
+                stops.add(after_reply[0])
+        return frozenset(stops)
+
+    def encode(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def initial_ids(self, observation: str) -> list[int]:
+        """System prompt, first observation and the generation prompt."""
+        return self.encode(self._render(self._messages(("user", observation)), add_generation_prompt=True))
+
+    def observation_delta_ids(self, action_ids: list[int], observation: str) -> list[int]:
+        """Ids to append after `action_ids` so the context reads as if the template had rendered
+        the conversation with `observation` as the next user message.
+
+        When the sampler already produced the token that closes a reply (an eos or `<|im_end|>`),
+        that token is part of the action and is not added again.
+        """
+        closing = self.template.after_reply
+        if action_ids and action_ids[-1] in self.stop_token_ids:
+            stop_text = self.tokenizer.decode([action_ids[-1]])
+            if closing.startswith(stop_text):
+                closing = closing[len(stop_text) :]
+        return self.encode(closing + observation + self.template.before_generation)
+
+    def decode_action(self, action_ids: list[int]) -> str:
+        return self.tokenizer.decode(action_ids, skip_special_tokens=True).strip()

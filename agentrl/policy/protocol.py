@@ -1,0 +1,33 @@
+"""What the rollout engine needs from a policy backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One sampled reply: its exact token ids, their behaviour log-probs under the sampling
+    distribution, the policy version that produced them, and whether a stop token ended it."""
+
+    token_ids: list[int]
+    logprobs: list[float]
+    policy_version: int
+    stopped: bool
+
+
+class Policy(Protocol):
+    """A backend that samples replies for many contexts at once.
+
+    `generator` carries one random stream per request, so what an episode samples does not depend on
+    which other episodes happened to share its batch (reproducible runs under concurrent batching).
+    """
+
+    version: int
+
+    def generate_batch(
+        self, contexts: list[list[int]], generators: list[torch.Generator]
+    ) -> list[Generation]: ...

@@ -1,0 +1,117 @@
+"""Batches generation requests from concurrently running episodes.
+
+Each episode is its own asyncio task and simply awaits `generate(context)`. The batcher gathers the
+waiting requests into one `generate_batch` call, run in a worker thread so environment steps of the
+other episodes keep going meanwhile. A batch goes out as soon as every live episode is waiting (the
+common case for fast environments), or after `max_wait_s` when some episode is still busy in its
+environment, so a slow tool delays nobody by more than that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from agentrl.policy.protocol import Generation, Policy
+
+
+@dataclass
+class _Request:
+    context: list[int]
+    generator: torch.Generator
+    future: asyncio.Future[Generation]
+
+
+@dataclass
+class BatcherStats:
+    batches: int = 0
+    requests: int = 0
+    generated_tokens: int = 0
+    generate_seconds: float = 0.0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class GenerationBatcher:
+    def __init__(self, policy: Policy, max_batch_size: int = 256, max_wait_s: float = 0.02) -> None:
+        self.policy = policy
+        self.max_batch_size = max_batch_size
+        self.max_wait_s = max_wait_s
+        self.stats = BatcherStats()
+        self._pending: list[_Request] = []
+        self._live_episodes = 0
+        self._changed = asyncio.Condition()
+        self._worker: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> GenerationBatcher:
+        self._worker = asyncio.create_task(self._serve())
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._worker is not None
+        self._worker.cancel()
+        try:
+            await self._worker
+        except asyncio.CancelledError:
+            pass
+        for request in self._pending:
+            if not request.future.done():
+                request.future.cancel()
+
+    def expect_episodes(self, count: int) -> None:
+        """Announce episodes before they start, so the first request does not go out alone."""
+        self._live_episodes += count
+
+    async def episode_finished(self) -> None:
+        async with self._changed:
+            self._live_episodes -= 1
+            self._changed.notify_all()
+
+    async def generate(self, context: list[int], generator: torch.Generator) -> Generation:
+        future: asyncio.Future[Generation] = asyncio.get_running_loop().create_future()
+        async with self._changed:
+            self._pending.append(_Request(context, generator, future))
+            self._changed.notify_all()
+        return await future
+
+    def _ready(self, first_arrival: float) -> bool:
+        everyone_waiting = len(self._pending) >= self._live_episodes
+        full = len(self._pending) >= self.max_batch_size
+        return everyone_waiting or full or time.monotonic() - first_arrival >= self.max_wait_s
+
+    async def _serve(self) -> None:
+        while True:
+            async with self._changed:
+                await self._changed.wait_for(lambda: bool(self._pending))
+                first_arrival = time.monotonic()
+                while not self._ready(first_arrival):
+                    remaining = self.max_wait_s - (time.monotonic() - first_arrival)
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), timeout=max(remaining, 0.0))
+                    except asyncio.TimeoutError:
+                        pass
+                batch = self._pending[: self.max_batch_size]
+                del self._pending[: len(batch)]
+            await self._run(batch)
+
+    async def _run(self, batch: list[_Request]) -> None:
+        started = time.perf_counter()
+        try:
+            generations = await asyncio.to_thread(
+                self.policy.generate_batch, [r.context for r in batch], [r.generator for r in batch]
+            )
+        except Exception as error:  # the episodes decide what a failed generation means for them
+            for request in batch:
+                if not request.future.done():
+                    request.future.set_exception(error)
+            return
+        self.stats.batches += 1
+        self.stats.requests += len(batch)
+        self.stats.batch_sizes.append(len(batch))
+        self.stats.generated_tokens += sum(len(g.token_ids) for g in generations)
+        self.stats.generate_seconds += time.perf_counter() - started
+        for request, generation in zip(batch, generations):
+            if not request.future.done():
+                request.future.set_result(generation)

@@ -1,0 +1,62 @@
+"""Run the episodes of many groups concurrently and return their trajectories."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+
+import torch
+
+from agentrl.env.protocol import EnvSpec
+from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.protocol import Policy
+from agentrl.rollout.batcher import BatcherStats, GenerationBatcher
+from agentrl.rollout.episode import EpisodeLimits, run_episode
+from agentrl.types import Task, Trajectory
+
+
+@dataclass(frozen=True)
+class RolloutSettings:
+    group_size: int
+    limits: EpisodeLimits
+    max_batch_size: int = 256
+    max_wait_s: float = 0.02
+
+
+def episode_seed(run_seed: int, step: int, group: int, member: int) -> int:
+    """A stable per-episode seed, so sampling does not depend on batching order or resumes."""
+    digest = hashlib.sha256(f"{run_seed}:{step}:{group}:{member}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def group_id_for(step: int, group: int, task: Task) -> str:
+    return f"s{step}-g{group}-{task.task_id}"
+
+
+async def collect_groups(
+    spec: EnvSpec,
+    env_name: str,
+    tasks: list[Task],
+    chat: ChatContext,
+    policy: Policy,
+    settings: RolloutSettings,
+    run_seed: int,
+    step: int,
+) -> tuple[list[Trajectory], BatcherStats]:
+    """`group_size` episodes of every task, all running at once; trajectories come back grouped
+    (all members of task 0, then task 1, ...)."""
+    async with GenerationBatcher(policy, settings.max_batch_size, settings.max_wait_s) as batcher:
+        episodes = []
+        for group, task in enumerate(tasks):
+            for member in range(settings.group_size):
+                generator = torch.Generator().manual_seed(episode_seed(run_seed, step, group, member))
+                episodes.append(
+                    run_episode(
+                        spec, env_name, task, group_id_for(step, group, task), chat, batcher,
+                        settings.limits, generator,
+                    )
+                )
+        batcher.expect_episodes(len(episodes))
+        trajectories = await asyncio.gather(*episodes)
+    return list(trajectories), batcher.stats

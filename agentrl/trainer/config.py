@@ -1,0 +1,207 @@
+"""The typed training configuration, and its composition from hydra config groups.
+
+Hydra composes `configs/train.yaml` with the groups `env/`, `algo/`, `model/`, `rollout/`,
+`trainer/` and the command-line overrides; the result is validated into these dataclasses, so a typo
+fails at start-up with the list of valid keys instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_GROUPS = ("env", "algo", "model", "rollout", "trainer")
+
+
+@dataclass
+class EnvConfig:
+    name: str = "frozenlake"
+    """Registered environment name (`agentrl envs` lists them)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of the environment's spec class."""
+
+
+@dataclass
+class AlgoConfig:
+    name: str = "gigpo"
+    """Credit assigner passed to `agentrl.credit.compute_advantages`."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Its parameters (e.g. `mode`, `gamma`, `omega` for GiGPO)."""
+
+
+@dataclass
+class LossConfig:
+    clip_eps_low: float = 0.2
+    clip_eps_high: float = 0.2
+    entropy_coef: float = 0.0
+    """Entropy bonus; the from-scratch GRPO demo needs 0.05 (see docs/cpu-learning.md)."""
+    kl_coef: float = 0.0
+    """Weight of the low-variance KL to the initial policy; 0 keeps no reference model."""
+
+
+@dataclass
+class ModelConfig:
+    path: str | None = None
+    """A local Hugging Face checkpoint directory; when None, a `tiny` random-weight model is built."""
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 512
+    max_new_tokens: int = 1
+    """Reply length cap. The tiny model acts in one word-level token; chat models need more."""
+    temperature: float = 1.0
+
+
+@dataclass
+class RolloutConfig:
+    tasks_per_step: int = 8
+    group_size: int = 8
+    max_context_tokens: int = 1024
+    max_batch_size: int = 256
+    max_wait_s: float = 0.02
+    """How long the batcher waits for busy episodes before generating for those already waiting."""
+    env_step_timeout_s: float = 60.0
+
+
+@dataclass
+class TrainerConfig:
+    steps: int = 100
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    micro_batch_tokens: int = 8192
+    epochs: int = 1
+    seed: int = 0
+    run_name: str = "frozenlake-gigpo-tiny"
+    runs_dir: str = "runs"
+    save_every: int = 10
+    keep_checkpoints: int = 2
+    resume: bool = False
+    """Continue `runs/<run_name>` from its last checkpoint."""
+    save_trajectories: bool = True
+    progress: bool = True
+
+
+@dataclass
+class TrainConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+class ConfigError(ValueError):
+    """A configuration a person has to fix; the message says what and how."""
+
+
+def compose_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> DictConfig:
+    """Compose `train.yaml` with hydra, as `agentrl train k=v ...` does.
+
+    `env=NAME` for an installed plugin that ships no config file in `configs/env/` selects the
+    generic `env=plugin` config with `env.name=NAME` and no parameters (add them with
+    `+env.params.key=value`).
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+
+    overrides = _route_plugin_envs(overrides, config_dir)
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+            return compose(config_name="train", overrides=overrides)
+    except (ConfigCompositionException, MissingConfigException) as error:
+        raise ConfigError(_explain_composition_error(error, config_dir)) from None
+
+
+def _route_plugin_envs(overrides: list[str], config_dir: Path) -> list[str]:
+    routed = []
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if key == "env" and sep and not (config_dir / "env" / f"{value}.yaml").exists():
+            from agentrl.env.registry import env_names
+
+            if value in env_names():
+                routed += ["env=plugin", f"env.name={value}"]
+                continue
+        routed.append(override)
+    return routed
+
+
+def _explain_composition_error(error: Exception, config_dir: Path) -> str:
+    message = str(error).split("\nConfig search path:")[0].strip()
+    unknown = re.search(r"Could not override '([^']+)'", message)
+    if unknown:
+        return _explain_unknown_key(unknown.group(1))
+    if "Could not find 'env/" in message:
+        from agentrl.env.registry import env_names
+
+        return f"{message}\ninstalled environments (agentrl envs): {', '.join(env_names())}"
+    return message
+
+
+def validate_config(composed: DictConfig) -> TrainConfig:
+    """Merge into the typed schema; unknown keys and wrong types fail with the valid choices."""
+    schema = OmegaConf.structured(TrainConfig)
+    try:
+        merged = OmegaConf.merge(schema, composed)
+    except ConfigKeyError as error:
+        raise ConfigError(_explain_unknown_key(str(error.full_key or error.key))) from None
+    except ValidationError as error:
+        raise ConfigError(f"invalid config value: {error.msg} (key {error.full_key})") from None
+    config = OmegaConf.to_object(merged)
+    assert isinstance(config, TrainConfig)
+    _check_values(config)
+    return config
+
+
+def _explain_unknown_key(full_key: str) -> str:
+    section, _, key = full_key.rpartition(".")
+    target: Any = TrainConfig
+    for part in section.split(".") if section else []:
+        schema_field = {f.name: f for f in fields(target)}.get(part) if is_dataclass(target) else None
+        if schema_field is None:
+            target = None
+            break
+        target = schema_field.default_factory  # type: ignore[misc]
+    if target is dict:
+        return f"'{section}' is free-form: add a new key with '+{full_key}=...'"
+    valid = [f.name for f in fields(target)] if is_dataclass(target) else []
+    hint = difflib.get_close_matches(key, valid, n=1)
+    did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+    where = f"in '{section}'" if section else "at the top level"
+    return f"unknown config key '{full_key}'{did_you_mean}; valid keys {where}: {', '.join(valid)}"
+
+
+def _check_values(config: TrainConfig) -> None:
+    positive = {
+        "rollout.tasks_per_step": config.rollout.tasks_per_step,
+        "rollout.group_size": config.rollout.group_size,
+        "rollout.max_context_tokens": config.rollout.max_context_tokens,
+        "trainer.steps": config.trainer.steps,
+        "trainer.micro_batch_tokens": config.trainer.micro_batch_tokens,
+        "trainer.epochs": config.trainer.epochs,
+        "trainer.save_every": config.trainer.save_every,
+        "model.max_new_tokens": config.model.max_new_tokens,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be positive, got {value}")
+    if config.model.temperature <= 0:
+        raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
+    if config.model.path is not None and not Path(config.model.path).is_dir():
+        raise ConfigError(f"model.path={config.model.path!r} is not a directory with a Hugging Face checkpoint")
+
+
+def load_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> tuple[TrainConfig, str]:
+    """The typed config and its resolved YAML (written to the run directory)."""
+    composed = compose_config(overrides, config_dir)
+    config = validate_config(composed)
+    return config, OmegaConf.to_yaml(OmegaConf.structured(config))

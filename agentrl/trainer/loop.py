@@ -1,0 +1,158 @@
+"""The training loop: rollout → credit → learn → record, one step at a time.
+
+Synchronous on purpose for now: the rollout of step k uses exactly the weights after update k−1
+(`policy_version` = k−1), so the data is on-policy and the learner's recomputed log-probs equal the
+behaviour log-probs. Everything a resumed run needs (weights, optimizer, RNG, step, task cursor) is
+in the checkpoint; metrics and trajectories of steps after the checkpoint are rewritten on resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import torch
+
+from agentrl.credit import assign_advantages
+from agentrl.env.protocol import EnvSpec
+from agentrl.env.registry import make_env_spec
+from agentrl.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.hf import HFPolicy
+from agentrl.policy.loading import load_model_and_tokenizer
+from agentrl.rollout.collect import RolloutSettings, collect_groups
+from agentrl.rollout.episode import EpisodeLimits
+from agentrl.store.run_dir import RunDir
+from agentrl.trainer.config import ConfigError, TrainConfig
+from agentrl.trainer.metrics import step_metrics
+from agentrl.trainer.progress import StepReporter
+from agentrl.types import Task
+
+
+@dataclass
+class TrainingRun:
+    """Everything a run holds between steps."""
+
+    config: TrainConfig
+    spec: EnvSpec
+    run_dir: RunDir
+    policy: HFPolicy
+    learner: Learner
+    chat: ChatContext
+    rollout: RolloutSettings
+    step: int = 0
+    task_cursor: int = 0
+
+
+def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
+    torch.manual_seed(config.trainer.seed)
+    spec = make_env_spec(config.env.name, config.env.params)
+    run_dir = RunDir(config.trainer.run_name, config.trainer.runs_dir)
+    if run_dir.read_metrics() and not config.trainer.resume:
+        raise ConfigError(
+            f"run directory {run_dir.path} already holds a run; continue it with trainer.resume=true "
+            f"or start another with trainer.run_name=<new name>"
+        )
+    run_dir.write_config(resolved_yaml)
+    model, tokenizer = load_model_and_tokenizer(config.model, spec.vocabulary(), config.trainer.seed)
+    chat = ChatContext(tokenizer, spec.system_prompt)
+    pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    policy = HFPolicy(model, pad_token_id, chat.stop_token_ids, config.model.max_new_tokens, config.model.temperature)
+    loss = config.loss
+    learner = Learner(
+        model,
+        pad_token_id,
+        LearnerSettings(
+            lr=config.trainer.lr,
+            weight_decay=config.trainer.weight_decay,
+            grad_clip=config.trainer.grad_clip,
+            micro_batch_tokens=config.trainer.micro_batch_tokens,
+            epochs=config.trainer.epochs,
+            clip_eps_low=loss.clip_eps_low,
+            clip_eps_high=loss.clip_eps_high,
+            entropy_coef=loss.entropy_coef,
+            kl_coef=loss.kl_coef,
+            temperature=config.model.temperature,
+        ),
+    )
+    rollout = RolloutSettings(
+        group_size=config.rollout.group_size,
+        limits=EpisodeLimits(
+            max_turns=spec.max_turns,
+            max_context_tokens=config.rollout.max_context_tokens,
+            max_new_tokens=config.model.max_new_tokens,
+            env_step_timeout_s=config.rollout.env_step_timeout_s,
+        ),
+        max_batch_size=config.rollout.max_batch_size,
+        max_wait_s=config.rollout.max_wait_s,
+    )
+    run = TrainingRun(config, spec, run_dir, policy, learner, chat, rollout)
+    if config.trainer.resume:
+        _resume(run)
+    return run
+
+
+def _resume(run: TrainingRun) -> None:
+    checkpoint = latest_checkpoint(run.run_dir.checkpoints_dir)
+    if checkpoint is None:
+        run.run_dir.truncate_metrics(0)
+        return
+    state = load_checkpoint(checkpoint, run.learner.model, run.learner.optimizer)
+    run.step = int(state["step"])
+    run.task_cursor = int(state["task_cursor"])
+    run.policy.version = int(state["policy_version"])
+    run.run_dir.truncate_metrics(run.step)
+
+
+def next_tasks(spec: EnvSpec, cursor: int, count: int) -> list[Task]:
+    """Tasks `cursor .. cursor+count−1` of the train split, wrapping around finite task sets."""
+    total = spec.num_tasks("train")
+    return [spec.task("train", (cursor + i) % total if total else cursor + i) for i in range(count)]
+
+
+def train_step(run: TrainingRun) -> dict[str, float]:
+    config = run.config
+    step = run.step + 1
+    tasks = next_tasks(run.spec, run.task_cursor, config.rollout.tasks_per_step)
+
+    started = time.perf_counter()
+    trajectories, generation = asyncio.run(
+        collect_groups(run.spec, config.env.name, tasks, run.chat, run.policy, run.rollout, config.trainer.seed, step)
+    )
+    rollout_seconds = time.perf_counter() - started
+
+    assign_advantages(trajectories, config.algo.name, **config.algo.params)
+    started = time.perf_counter()
+    learner_stats = run.learner.update(trajectories)
+    learn_seconds = time.perf_counter() - started
+    run.policy.version += 1
+
+    run.step, run.task_cursor = step, run.task_cursor + len(tasks)
+    if config.trainer.save_trajectories:
+        run.run_dir.write_step_trajectories(step, trajectories)
+    metrics = step_metrics(trajectories, learner_stats, generation, rollout_seconds, learn_seconds)
+    run.run_dir.append_metrics(step, metrics)
+    if step % config.trainer.save_every == 0 or step == config.trainer.steps:
+        save_checkpoint(
+            run.run_dir.checkpoints_dir,
+            step,
+            run.learner.model,
+            run.learner.optimizer,
+            {"task_cursor": run.task_cursor, "policy_version": run.policy.version},
+            keep=config.trainer.keep_checkpoints,
+        )
+    return metrics
+
+
+def train(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
+    run = build_run(config, resolved_yaml)
+    with StepReporter(config.trainer.steps, run.step, enabled=config.trainer.progress) as reporter:
+        while run.step < config.trainer.steps:
+            metrics = train_step(run)
+            reporter.report(run.step, metrics)
+    final_dir = run.run_dir.path / "final"
+    run.learner.model.save_pretrained(final_dir)
+    run.chat.tokenizer.save_pretrained(final_dir)
+    return run

@@ -1,0 +1,1 @@
+"""Environments that ship with agentrl, each discovered through its entry point."""
