@@ -21,7 +21,7 @@ def describe(info: EnvInfo) -> tuple[str, str, str]:
         return f"[red]error: {info.error}[/red]", "-", "-"
     try:
         spec = info.factory()
-    except Exception as exc:  # a spec that needs parameters still loaded fine
+    except Exception as exc:  # noqa: BLE001 - a spec that needs parameters still loaded fine
         return f"[yellow]ok (defaults fail: {type(exc).__name__}: {exc})[/yellow]", "-", "-"
     vocabulary = spec.vocabulary()
     words = f"yes ({len(vocabulary)})" if vocabulary is not None else "no"

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import gymnasium as gym
 
@@ -78,11 +79,13 @@ class GymnasiumEnv:
         if self._env is not None:
             await self.close()
         self._env = await asyncio.to_thread(self._make_env, task)
-        n_actions = getattr(self._env.action_space, "n", None)
+        action_space = self._env.action_space
+        n_actions = getattr(action_space, "n", None)
         if n_actions != len(self._action_words):
+            await self.close()
             raise ValueError(
-                f"{len(self._action_words)} action words {self._action_words} for an action space "
-                f"{self._env.action_space}; give exactly one word per discrete action"
+                f"{len(self._action_words)} action words {self._action_words} for action space "
+                f"{action_space}; give exactly one word per discrete action"
             )
         observation, _ = await asyncio.to_thread(self._env.reset, seed=task.seed)
         self._observation = int(observation)

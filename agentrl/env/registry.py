@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Callable
+from typing import Any
 
 from agentrl.env.protocol import EnvSpec
 
@@ -130,7 +131,7 @@ def _load(name: str) -> EnvInfo:
     source = entry_point.value
     try:
         factory = entry_point.load()
-    except Exception as exc:  # any failure of a plugin is that plugin's, never the registry's
+    except Exception as exc:  # noqa: BLE001 - any failure of a plugin is that plugin's, never the registry's
         return EnvInfo(name, source, error=f"{type(exc).__name__}: {exc}")
     if not callable(factory):
         return EnvInfo(name, source, error=f"TypeError: {entry_point.value} is not callable")
@@ -143,7 +144,9 @@ def _check_params(name: str, factory: SpecFactory, params: dict[str, Any]) -> No
         signature = inspect.signature(factory)
     except (TypeError, ValueError):  # builtins and some C callables have no signature: let the call decide
         return
-    accepted = [p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    accepted = [
+        p.name for p in signature.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     unknown = sorted(set(params) - set(accepted))
     if unknown and not takes_any:

@@ -10,8 +10,8 @@ GiGPO can group turns by `state_key = "<map id>:<cell>"`.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from functools import cached_property
-from typing import Sequence
 
 import gymnasium as gym
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_map
@@ -74,7 +74,9 @@ class FrozenLake:
         if max_turns < 1:
             raise ValueError(f"max_turns must be at least 1, got {max_turns}")
         if invalid_action_penalty < 0:
-            raise ValueError(f"invalid_action_penalty must be >= 0 (it is subtracted), got {invalid_action_penalty}")
+            raise ValueError(
+                f"invalid_action_penalty must be >= 0 (it is subtracted), got {invalid_action_penalty}"
+            )
         if num_maps is not None and num_maps < 1:
             raise ValueError(f"num_maps must be None (a new map per task) or at least 1, got {num_maps}")
         self.size = size

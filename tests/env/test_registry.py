@@ -45,7 +45,9 @@ def broken_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """
     dist_info = tmp_path / "agentrl_broken_plugins-0.0.0.dist-info"
     dist_info.mkdir()
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: agentrl-broken-plugins\nVersion: 0.0.0\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: agentrl-broken-plugins\nVersion: 0.0.0\n"
+    )
     (dist_info / "entry_points.txt").write_text(
         "[agentrl.environments]\n"
         "ghost = agentrl_ghost_plugin_nowhere:Spec\n"
@@ -88,12 +90,16 @@ def test_unknown_name_lists_installed_names() -> None:
 
 
 def test_unknown_parameter_is_named() -> None:
-    with pytest.raises(EnvParamsError, match=r"env 'frozenlake' has no parameter 'sise'; its parameters are: size,"):
+    with pytest.raises(
+        EnvParamsError, match=r"env 'frozenlake' has no parameter 'sise'; its parameters are: size,"
+    ):
         make_env_spec("frozenlake", {"sise": 3})
 
 
 def test_bad_parameter_value_names_env_and_parameter() -> None:
-    with pytest.raises(EnvParamsError, match=r"env 'frozenlake' rejected params \{'size': 1\}.*size must be at least 2"):
+    with pytest.raises(
+        EnvParamsError, match=r"env 'frozenlake' rejected params \{'size': 1\}.*size must be at least 2"
+    ):
         make_env_spec("frozenlake", {"size": 1})
 
 
@@ -120,13 +126,23 @@ def test_broken_plugins_are_reported_and_others_still_load(broken_plugins: Path)
 
 
 def test_agentrl_envs_shows_broken_plugins_with_their_error(broken_plugins: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(broken_plugins), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(broken_plugins), os.environ.get("PYTHONPATH", "")]),
+    }
     env["HF_HUB_OFFLINE"] = "1"
     completed = subprocess.run(
-        [sys.executable, "-m", "agentrl.cli.main", "envs"], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "agentrl.cli.main", "envs"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert completed.returncode == 0, completed.stderr
-    rows = {line.split("│")[1].strip(): line for line in completed.stdout.splitlines() if line.startswith("│")}
+    rows = {
+        line.split("│")[1].strip(): line for line in completed.stdout.splitlines() if line.startswith("│")
+    }
     assert "ok" in rows["frozenlake"] and "12" in rows["frozenlake"] and "yes (10)" in rows["frozenlake"]
     assert "error: ModuleNotFoundError: No module named" in rows["ghost"]
     assert "error: RuntimeError: plugin exploded on import" in rows["exploding"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import operator
-from typing import Callable
+from collections.abc import Callable
 
 MAX_EXPRESSION_CHARS = 200
 """Long enough for any sensible question; bounds the size of the numbers a product can reach."""

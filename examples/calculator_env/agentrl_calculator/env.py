@@ -16,10 +16,9 @@ import hashlib
 import random
 import re
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from agentrl.types import StepResult, Task, ToolCall
-
 from agentrl_calculator.calculate import CalculationError, calculate, format_number
 
 SPLITS = ("train", "eval")

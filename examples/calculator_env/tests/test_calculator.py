@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from agentrl.env.protocol import Env, EnvSpec
-from agentrl.types import StepResult
-
 from agentrl_calculator import CalculationError, CalculatorEnvSpec, calculate
 from agentrl_calculator.calculate import format_number
+
+from agentrl.env.protocol import Env, EnvSpec
+from agentrl.types import StepResult
 
 
 def run_episode(spec: CalculatorEnvSpec, split: str, index: int, actions: list[str]) -> list[StepResult]:
@@ -65,7 +65,9 @@ def test_tool_then_correct_answer_wins() -> None:
     task = spec.task("train", 5)
     expression = task.payload["expression"]
     answer = task.payload["answer"]
-    reset, tool, final = run_episode(spec, "train", 5, [f"calculate: {expression}", f"answer: {format_number(answer)}"])
+    reset, tool, final = run_episode(
+        spec, "train", 5, [f"calculate: {expression}", f"answer: {format_number(answer)}"]
+    )
 
     assert reset.observation == task.prompt == f"What is {expression}?"
     assert tool.observation == format_number(answer) and tool.reward == 0.0 and not tool.done

@@ -1,0 +1,86 @@
+"""Learner invariants: accumulation and padding never change the update."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.packing import pack_micro_batches, training_sequences
+from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
+from agentrl.types import StepResult, Trajectory, Turn
+
+WORDS = ["S", "F", "H", "G", "@", "|", "left", "down", "right", "up"]
+
+
+def make_trajectories(tokenizer, count: int = 8) -> list[Trajectory]:
+    """Trajectories of different lengths (so packing pads), with made-up but valid ids."""
+    generator = torch.Generator().manual_seed(3)
+    trajectories = []
+    for index in range(count):
+        turns = []
+        for _ in range(1 + index % 3):
+            observation = torch.randint(5, len(tokenizer), (3 + index,), generator=generator).tolist()
+            action = torch.randint(5, len(tokenizer), (1 + index % 2,), generator=generator).tolist()
+            turns.append(Turn(observation, action, [-1.0] * len(action), 0, result=StepResult("x")))
+        trajectories.append(
+            Trajectory(
+                task_id="t", group_id="g", env_name="test", seed=0, turns=turns,
+                advantages=[float(index - 3.5) / 4 + t for t in range(len(turns))],
+            )
+        )
+    return trajectories
+
+
+def accumulated_gradients(micro_batch_tokens: int) -> dict[str, torch.Tensor]:
+    """The gradient the update applied (left in `.grad` after the step). Compared instead of the new
+    weights because Adam's first step is ≈ lr·sign(g), which turns float noise on a near-zero
+    gradient into a full-size difference."""
+    tokenizer = build_tiny_tokenizer(WORDS)
+    model = build_tiny_model(tokenizer, TinyModelShape(hidden_size=32, num_heads=2, intermediate_size=64), seed=1)
+    learner = Learner(model, tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=micro_batch_tokens, entropy_coef=0.01))
+    trajectories = make_trajectories(tokenizer)
+    micro_batches = pack_micro_batches(training_sequences(trajectories), micro_batch_tokens)
+    stats = learner.update(trajectories)
+    assert stats["micro_batches"] == len(micro_batches)
+    return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+
+
+def test_eight_micro_batches_equal_one() -> None:
+    one_row_each = accumulated_gradients(micro_batch_tokens=1)  # every sequence alone: 8 accumulation steps
+    all_in_one = accumulated_gradients(micro_batch_tokens=10_000)  # one padded micro-batch
+    assert any(g.abs().sum() > 0 for g in all_in_one.values())
+    for name in one_row_each:
+        torch.testing.assert_close(one_row_each[name], all_in_one[name], atol=1e-7, rtol=1e-4)
+
+
+def test_padding_does_not_change_logprobs() -> None:
+    tokenizer = build_tiny_tokenizer(WORDS)
+    model = build_tiny_model(tokenizer, TinyModelShape(hidden_size=32, num_heads=2, intermediate_size=64), seed=1)
+    trajectories = make_trajectories(tokenizer)
+    alone = Learner(model, tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=1)).action_logprobs(trajectories)
+    padded = Learner(copy.deepcopy(model), tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=10_000))
+    together = padded.action_logprobs(trajectories)
+    for a, b in zip(alone, together):
+        for turn_a, turn_b in zip(a, b):
+            torch.testing.assert_close(torch.tensor(turn_a), torch.tensor(turn_b), atol=1e-5, rtol=0)
+
+
+def test_packing_respects_the_token_budget_and_keeps_every_sequence() -> None:
+    tokenizer = build_tiny_tokenizer(WORDS)
+    sequences = training_sequences(make_trajectories(tokenizer))
+    batches = pack_micro_batches(sequences, token_budget=40)
+    assert sorted(s.trajectory_index for b in batches for s in b) == list(range(8))
+    for batch in batches:
+        longest = max(len(s.input_ids) for s in batch)
+        assert len(batch) == 1 or len(batch) * longest <= 40
+
+
+def test_trajectories_without_advantages_are_not_trained() -> None:
+    tokenizer = build_tiny_tokenizer(WORDS)
+    trajectories = make_trajectories(tokenizer)
+    trajectories[0].advantages = None
+    trajectories[1].failure = "infra"
+    indices = {s.trajectory_index for s in training_sequences(trajectories)}
+    assert indices == set(range(2, 8))
