@@ -87,6 +87,9 @@ class TrainerConfig:
     """Continue `runs/<run_name>` from its last checkpoint."""
     save_trajectories: bool = True
     progress: bool = True
+    eval_every: int = 0
+    """Evaluate on held-out tasks before training and every this many steps (0: never)."""
+    eval_tasks: int = 64
 
 
 @dataclass

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-
 import torch
 
 from agentrl.credit import assign_advantages
@@ -26,24 +24,11 @@ from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits
 from agentrl.store.run_dir import RunDir
 from agentrl.trainer.config import ConfigError, TrainConfig
+from agentrl.trainer.evaluate import evaluate
+from agentrl.trainer.loop_state import TrainingRun
 from agentrl.trainer.metrics import step_metrics
 from agentrl.trainer.progress import StepReporter
 from agentrl.types import Task
-
-
-@dataclass
-class TrainingRun:
-    """Everything a run holds between steps."""
-
-    config: TrainConfig
-    spec: EnvSpec
-    run_dir: RunDir
-    policy: HFPolicy
-    learner: Learner
-    chat: ChatContext
-    rollout: RolloutSettings
-    step: int = 0
-    task_cursor: int = 0
 
 
 def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
@@ -133,6 +118,8 @@ def train_step(run: TrainingRun) -> dict[str, float]:
     if config.trainer.save_trajectories:
         run.run_dir.write_step_trajectories(step, trajectories)
     metrics = step_metrics(trajectories, learner_stats, generation, rollout_seconds, learn_seconds)
+    if config.trainer.eval_every and (step % config.trainer.eval_every == 0 or step == config.trainer.steps):
+        metrics |= evaluate(run, config.trainer.eval_tasks)
     run.run_dir.append_metrics(step, metrics)
     if step % config.trainer.save_every == 0 or step == config.trainer.steps:
         save_checkpoint(
@@ -149,6 +136,10 @@ def train_step(run: TrainingRun) -> dict[str, float]:
 def train(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
     run = build_run(config, resolved_yaml)
     with StepReporter(config.trainer.steps, run.step, enabled=config.trainer.progress) as reporter:
+        if run.step == 0 and config.trainer.eval_every:
+            baseline = evaluate(run, config.trainer.eval_tasks)
+            run.run_dir.append_metrics(0, baseline)
+            reporter.note(f"step    0 | eval success {baseline['eval_success_rate']:.2f} (initial policy)")
         while run.step < config.trainer.steps:
             metrics = train_step(run)
             reporter.report(run.step, metrics)

@@ -18,6 +18,7 @@ def summary_line(step: int, metrics: dict[str, object]) -> str:
         f"±{number('reward_std'):.3f} | turns {number('turns_mean'):.1f} | invalid {number('format_failure_rate'):.2f}"
         f" | loss {number('loss'):+.4f} | entropy {number('entropy'):.3f} | grad {number('grad_norm'):.3f}"
         f" | {number('time_step_s'):.2f}s (gen {number('time_generate_s'):.2f} learn {number('time_learn_s'):.2f})"
+        + (f" | eval success {number('eval_success_rate'):.2f}" if "eval_success_rate" in metrics else "")
     )
 
 
@@ -47,4 +48,7 @@ class StepReporter:
 
     def report(self, step: int, metrics: dict[str, object]) -> None:
         self.progress.update(self.task, completed=step)
-        self.console.print(summary_line(step, metrics), highlight=False)
+        self.note(summary_line(step, metrics))
+
+    def note(self, line: str) -> None:
+        self.console.print(line, highlight=False)

@@ -1,0 +1,28 @@
+"""The state a training run carries between steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agentrl.env.protocol import EnvSpec
+from agentrl.learner.learner import Learner
+from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.hf import HFPolicy
+from agentrl.rollout.collect import RolloutSettings
+from agentrl.store.run_dir import RunDir
+from agentrl.trainer.config import TrainConfig
+
+
+@dataclass
+class TrainingRun:
+    """Everything a run holds between steps."""
+
+    config: TrainConfig
+    spec: EnvSpec
+    run_dir: RunDir
+    policy: HFPolicy
+    learner: Learner
+    chat: ChatContext
+    rollout: RolloutSettings
+    step: int = 0
+    task_cursor: int = 0
