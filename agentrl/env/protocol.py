@@ -9,7 +9,8 @@ an environment only sees and returns text.
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from agentrl.types import StepResult, Task
 

@@ -73,9 +73,9 @@ class ChatContext:
         stops = {self.tokenizer.eos_token_id} if self.tokenizer.eos_token_id is not None else set()
         after_reply = self.encode(self.template.after_reply)
         after_user = self.encode(self.template.before_generation)
-        if after_reply and after_user and after_reply[0] == after_user[0]:
-            if after_reply[0] in self.tokenizer.all_special_ids:
-                stops.add(after_reply[0])
+        closes_every_message = bool(after_reply) and bool(after_user) and after_reply[0] == after_user[0]
+        if closes_every_message and after_reply[0] in self.tokenizer.all_special_ids:
+            stops.add(after_reply[0])
         return frozenset(stops)
 
     def encode(self, text: str) -> list[int]:
@@ -95,8 +95,7 @@ class ChatContext:
         closing = self.template.after_reply
         if action_ids and action_ids[-1] in self.stop_token_ids:
             stop_text = self.tokenizer.decode([action_ids[-1]])
-            if closing.startswith(stop_text):
-                closing = closing[len(stop_text) :]
+            closing = closing.removeprefix(stop_text)
         return self.encode(closing + observation + self.template.before_generation)
 
     def decode_action(self, action_ids: list[int]) -> str:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 import torch
+from typing_extensions import Self
 
 from agentrl.policy.protocol import Generation, Policy
 
@@ -45,7 +46,7 @@ class GenerationBatcher:
         self._changed = asyncio.Condition()
         self._worker: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> GenerationBatcher:
+    async def __aenter__(self) -> Self:
         self._worker = asyncio.create_task(self._serve())
         return self
 
@@ -102,7 +103,7 @@ class GenerationBatcher:
             generations = await asyncio.to_thread(
                 self.policy.generate_batch, [r.context for r in batch], [r.generator for r in batch]
             )
-        except Exception as error:  # the episodes decide what a failed generation means for them
+        except Exception as error:  # noqa: BLE001 - the episodes decide what a failed generation means for them
             for request in batch:
                 if not request.future.done():
                     request.future.set_exception(error)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+
 import torch
 
 from agentrl.credit import assign_advantages

@@ -5,7 +5,15 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from typing_extensions import Self
 
 
 def summary_line(step: int, metrics: dict[str, object]) -> str:
@@ -37,7 +45,7 @@ class StepReporter:
         )
         self.task = self.progress.add_task("train", total=total_steps, completed=completed)
 
-    def __enter__(self) -> StepReporter:
+    def __enter__(self) -> Self:
         self.progress.__enter__()
         return self
 
