@@ -17,18 +17,25 @@ from agentrl.losses.ppo import entropy_from_logits, low_var_kl, ppo_clip_loss
 from agentrl.types import Trajectory
 
 
-@dataclass(frozen=True)
+@dataclass
 class LearnerSettings:
+    """Optimizer and policy-loss settings (the `learner` config section)."""
+
     lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0
+    """Max global gradient norm."""
     micro_batch_tokens: int = 8192
+    """Token budget (rows × longest row) of one forward/backward pass."""
     epochs: int = 1
+    """Passes over each step's data; π_old is recomputed before the first when > 1."""
     clip_eps_low: float = 0.2
     clip_eps_high: float = 0.2
+    """Set 0.28 for DAPO's clip-higher."""
     entropy_coef: float = 0.0
+    """Entropy bonus; the from-scratch GRPO demo needs 0.05 (docs/cpu-learning.md)."""
     kl_coef: float = 0.0
-    temperature: float = 1.0
+    """Weight of the low-variance KL to the initial policy; 0 keeps no reference model."""
 
 
 @dataclass(frozen=True)
@@ -38,10 +45,14 @@ class _ActionLogits:
 
 
 class Learner:
-    def __init__(self, model: PreTrainedModel, pad_token_id: int, settings: LearnerSettings) -> None:
+    def __init__(
+        self, model: PreTrainedModel, pad_token_id: int, settings: LearnerSettings, temperature: float = 1.0
+    ) -> None:
         self.model = model
         self.pad_token_id = pad_token_id
         self.settings = settings
+        self.temperature = temperature
+        """The sampler's temperature: log-probs must be of the distribution the tokens were drawn from."""
         self.optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad], lr=settings.lr, weight_decay=settings.weight_decay
         )
@@ -65,7 +76,7 @@ class Learner:
             input_ids=batch.input_ids.to(self.device), attention_mask=batch.attention_mask.to(self.device)
         ).logits[:, :-1]
         mask = batch.target_mask.to(self.device)
-        action_logits = logits[mask].float() / self.settings.temperature
+        action_logits = logits[mask].float() / self.temperature
         targets = batch.input_ids[:, 1:].to(self.device)[mask]
         logprobs = torch.log_softmax(action_logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
         return _ActionLogits(logprobs=logprobs, logits=action_logits)

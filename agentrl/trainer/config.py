@@ -1,6 +1,6 @@
 """The typed training configuration, and its composition from hydra config groups.
 
-Hydra composes `configs/train.yaml` with the groups `env/`, `algo/`, `model/`, `rollout/`,
+Hydra composes `configs/train.yaml` with the groups `env/`, `algo/`, `model/`, `rollout/`, `learner/`,
 `trainer/` and the command-line overrides; the result is validated into these dataclasses, so a typo
 fails at start-up with the list of valid keys instead of being silently ignored.
 """
@@ -16,8 +16,10 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from agentrl.learner.learner import LearnerSettings
+
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-CONFIG_GROUPS = ("env", "algo", "model", "rollout", "trainer")
+CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer")
 
 
 @dataclass
@@ -34,16 +36,6 @@ class AlgoConfig:
     """Credit assigner passed to `agentrl.credit.compute_advantages`."""
     params: dict[str, Any] = field(default_factory=dict)
     """Its parameters (e.g. `mode`, `gamma`, `omega` for GiGPO)."""
-
-
-@dataclass
-class LossConfig:
-    clip_eps_low: float = 0.2
-    clip_eps_high: float = 0.2
-    entropy_coef: float = 0.0
-    """Entropy bonus; the from-scratch GRPO demo needs 0.05 (see docs/cpu-learning.md)."""
-    kl_coef: float = 0.0
-    """Weight of the low-variance KL to the initial policy; 0 keeps no reference model."""
 
 
 @dataclass
@@ -72,12 +64,7 @@ class RolloutConfig:
 
 @dataclass
 class TrainerConfig:
-    steps: int = 100
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    micro_batch_tokens: int = 8192
-    epochs: int = 1
+    steps: int = 200
     seed: int = 0
     run_name: str = "frozenlake-gigpo-tiny"
     runs_dir: str = "runs"
@@ -96,7 +83,7 @@ class TrainerConfig:
 class TrainConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
+    learner: LearnerSettings = field(default_factory=LearnerSettings)
     model: ModelConfig = field(default_factory=ModelConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -189,8 +176,8 @@ def _check_values(config: TrainConfig) -> None:
         "rollout.group_size": config.rollout.group_size,
         "rollout.max_context_tokens": config.rollout.max_context_tokens,
         "trainer.steps": config.trainer.steps,
-        "trainer.micro_batch_tokens": config.trainer.micro_batch_tokens,
-        "trainer.epochs": config.trainer.epochs,
+        "learner.micro_batch_tokens": config.learner.micro_batch_tokens,
+        "learner.epochs": config.learner.epochs,
         "trainer.save_every": config.trainer.save_every,
         "model.max_new_tokens": config.model.max_new_tokens,
     }

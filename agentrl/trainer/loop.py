@@ -17,7 +17,7 @@ from agentrl.credit import assign_advantages
 from agentrl.env.protocol import EnvSpec
 from agentrl.env.registry import make_env_spec
 from agentrl.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.hf import HFPolicy
 from agentrl.policy.loading import load_model_and_tokenizer
@@ -46,23 +46,7 @@ def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
     chat = ChatContext(tokenizer, spec.system_prompt)
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     policy = HFPolicy(model, pad_token_id, chat.stop_token_ids, config.model.max_new_tokens, config.model.temperature)
-    loss = config.loss
-    learner = Learner(
-        model,
-        pad_token_id,
-        LearnerSettings(
-            lr=config.trainer.lr,
-            weight_decay=config.trainer.weight_decay,
-            grad_clip=config.trainer.grad_clip,
-            micro_batch_tokens=config.trainer.micro_batch_tokens,
-            epochs=config.trainer.epochs,
-            clip_eps_low=loss.clip_eps_low,
-            clip_eps_high=loss.clip_eps_high,
-            entropy_coef=loss.entropy_coef,
-            kl_coef=loss.kl_coef,
-            temperature=config.model.temperature,
-        ),
-    )
+    learner = Learner(model, pad_token_id, config.learner, temperature=config.model.temperature)
     rollout = RolloutSettings(
         group_size=config.rollout.group_size,
         limits=EpisodeLimits(

@@ -49,7 +49,7 @@ def run_episodes(tokenizer: PreTrainedTokenizerBase, shape: TinyModelShape, max_
     )
     tasks = [spec.task("train", i) for i in range(2)]
     trajectories, _ = asyncio.run(collect_groups(spec, "frozenlake", tasks, chat, policy, settings, run_seed=0, step=1))
-    learner = Learner(model, tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=512))
+    learner = Learner(model, tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=512), temperature=1.0)
     return trajectories, policy, learner
 
 

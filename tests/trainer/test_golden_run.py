@@ -31,6 +31,7 @@ def test_seeded_short_run_reproduces_pinned_numbers(tmp_path) -> None:
             "rollout.tasks_per_step=2",
             "rollout.group_size=4",
             "trainer.progress=false",
+            "trainer.eval_every=0",
             f"trainer.runs_dir={tmp_path}",
         ]
     )
