@@ -130,15 +130,32 @@ def _explain_composition_error(error: Exception, config_dir: Path) -> str:
     unknown = re.search(r"Could not override '([^']+)'", message)
     if unknown:
         return _explain_unknown_key(unknown.group(1))
-    if "Could not find 'env/" in message:
-        from agentrl.env.registry import env_names
+    missing_option = re.search(r"Could not find '(\w+)/([^']*)'", message)
+    if missing_option:
+        # Hydra's own message spans lines and lists `env=plugin`, which is plumbing, not a choice.
+        group, name = missing_option.groups()
+        if group == "env":
+            from agentrl.env.registry import env_names
 
-        return f"{message}\ninstalled environments (agentrl envs): {', '.join(env_names())}"
+            choices, listed = env_names(), "installed (agentrl envs)"
+        else:
+            choices = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
+            listed = "choose one of"
+        close = difflib.get_close_matches(name, choices, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown {group} '{name}'{hint}; {listed}: {', '.join(choices)}"
     return message
 
 
 def validate_config(composed: DictConfig) -> TrainConfig:
     """Merge into the typed schema; unknown keys and wrong types fail with the valid choices."""
+    # A `???` merged into a schema field with a default keeps the default silently (`model=hf`
+    # without `model.path` would train the tiny model), so missing values are refused first.
+    missing = _missing_values(OmegaConf.to_container(composed, resolve=False))
+    if missing:
+        raise ConfigError(
+            f"no value for {', '.join(missing)}; set it on the command line, e.g. {missing[0]}=..."
+        )
     schema = OmegaConf.structured(TrainConfig)
     try:
         merged = OmegaConf.merge(schema, composed)
@@ -150,6 +167,18 @@ def validate_config(composed: DictConfig) -> TrainConfig:
     assert isinstance(config, TrainConfig)
     _check_values(config)
     return config
+
+
+def _missing_values(container: Any, prefix: str = "") -> list[str]:
+    if not isinstance(container, dict):
+        return []
+    found = []
+    for key, value in container.items():
+        if value == "???":
+            found.append(f"{prefix}{key}")
+        else:
+            found += _missing_values(value, f"{prefix}{key}.")
+    return found
 
 
 def _explain_unknown_key(full_key: str) -> str:
@@ -186,8 +215,11 @@ def _check_values(config: TrainConfig) -> None:
             raise ConfigError(f"{key} must be positive, got {value}")
     if config.model.temperature <= 0:
         raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
-    if config.model.path is not None and not Path(config.model.path).is_dir():
-        raise ConfigError(f"model.path={config.model.path!r} is not a directory with a Hugging Face checkpoint")
+    if config.model.path is not None and not (Path(config.model.path) / "config.json").is_file():
+        raise ConfigError(
+            f"model.path={config.model.path!r} is not a directory with a Hugging Face checkpoint "
+            "(no config.json in it)"
+        )
 
 
 def load_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> tuple[TrainConfig, str]:

@@ -67,7 +67,8 @@ def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
 def _resume(run: TrainingRun) -> None:
     checkpoint = latest_checkpoint(run.run_dir.checkpoints_dir)
     if checkpoint is None:
-        run.run_dir.truncate_metrics(0)
+        # Start over from nothing: the step-0 baseline eval is redone, so its old line goes too.
+        run.run_dir.truncate_metrics(-1)
         return
     state = load_checkpoint(checkpoint, run.learner.model, run.learner.optimizer)
     run.step = int(state["step"])

@@ -1,0 +1,154 @@
+"""`load_config`: the mistakes a person makes on the `agentrl train` command line, and what they read."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from agentrl.env import env_names, register, unregister
+from agentrl.trainer.config import ConfigError, TrainConfig, load_config
+from agentrl.types import Task
+from environments.frozenlake import FrozenLake
+
+PLUGIN_ENV = "config-test-plugin"
+
+
+class PluginSpec:
+    """An environment registered in code, with no yaml file under configs/env/."""
+
+    system_prompt = ""
+    max_turns = 3
+
+    def __init__(self, difficulty: int = 1) -> None:
+        self.difficulty = difficulty
+
+    def task(self, split: str, index: int) -> Task:
+        return Task(task_id=f"{split}-{index}", seed=index)
+
+    def num_tasks(self, split: str) -> int | None:
+        return 1
+
+    def make_env(self) -> object:
+        raise NotImplementedError("composition never starts an episode")
+
+    def vocabulary(self) -> Sequence[str] | None:
+        return None
+
+
+@pytest.fixture
+def plugin_env() -> Iterator[str]:
+    register(PLUGIN_ENV, PluginSpec)
+    yield PLUGIN_ENV
+    unregister(PLUGIN_ENV)
+
+
+def config_error(overrides: list[str]) -> str:
+    with pytest.raises(ConfigError) as raised:
+        load_config(overrides)
+    return str(raised.value)
+
+
+def test_the_defaults_compose_into_the_typed_config() -> None:
+    config, resolved_yaml = load_config([])
+    assert isinstance(config, TrainConfig)
+    assert config.env.name == "frozenlake" and config.algo.name == "gigpo" and config.model.path is None
+    assert "run_name: frozenlake-gigpo" in resolved_yaml  # interpolations are resolved in the run's record
+
+
+def test_an_unknown_env_lists_the_installed_ones() -> None:
+    message = config_error(["env=frozenlak"])
+    # One line, naming installed environments only: `env=plugin` is routing plumbing, not a choice.
+    assert message == (
+        "unknown env 'frozenlak' (did you mean 'frozenlake'?); installed (agentrl envs): "
+        + ", ".join(env_names())
+    )
+    assert "frozenlake" in env_names()
+
+
+def test_an_unknown_algo_lists_the_choices() -> None:
+    message = config_error(["algo=ppo"])
+    assert message == "unknown algo 'ppo'; choose one of: gigpo, grpo, rloo"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("trainer.stepz=3", "unknown config key 'trainer.stepz' (did you mean 'steps'?); valid keys in 'trainer': "),
+        ("rollout.group_sise=4", "unknown config key 'rollout.group_sise' (did you mean 'group_size'?)"),
+        ("+trainer.stepz=3", "unknown config key 'trainer.stepz' (did you mean 'steps'?)"),
+    ],
+)
+def test_an_unknown_key_suggests_the_close_one(override: str, expected: str) -> None:
+    message = config_error([override])
+    assert message.startswith(expected)
+
+
+def test_env_params_are_free_form_and_the_error_says_how_to_add_one() -> None:
+    assert "+env.params.colour=..." in config_error(["env.params.colour=blue"])
+
+
+def test_a_wrong_type_names_the_key_and_the_value() -> None:
+    message = config_error(["trainer.steps=many"])
+    assert message.startswith("invalid config value: Value 'many' of type 'str' could not be converted to Integer")
+    assert "trainer.steps" in message
+
+
+@pytest.mark.parametrize("steps", [0, -3])
+def test_steps_must_be_positive(steps: int) -> None:
+    assert config_error([f"trainer.steps={steps}"]) == f"trainer.steps must be positive, got {steps}"
+
+
+def test_a_model_path_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-checkpoint"
+    assert f"model.path='{missing}' is not a directory with a Hugging Face checkpoint" in config_error(
+        [f"model.path={missing}"]
+    )
+
+
+def test_a_model_path_without_a_checkpoint_in_it_is_refused(tmp_path: Path) -> None:
+    assert "no config.json" in config_error([f"model.path={tmp_path}"])
+
+
+def test_model_hf_without_a_path_is_refused_not_replaced_by_the_tiny_model() -> None:
+    assert config_error(["model=hf"]) == "no value for model.path; set it on the command line, e.g. model.path=..."
+
+
+def test_algo_grpo_brings_its_entropy_bonus() -> None:
+    grpo, _ = load_config(["algo=grpo"])
+    gigpo, _ = load_config(["algo=gigpo"])
+    assert grpo.algo.name == "grpo" and grpo.learner.entropy_coef == 0.05
+    assert gigpo.learner.entropy_coef == 0.0
+    overridden, _ = load_config(["algo=grpo", "learner.entropy_coef=0.01"])  # the command line wins
+    assert overridden.learner.entropy_coef == 0.01
+
+
+def test_a_registered_env_without_a_yaml_file_composes(plugin_env: str) -> None:
+    config, _ = load_config([f"env={plugin_env}"])
+    assert config.env.name == plugin_env and config.env.params == {}
+    assert config.trainer.run_name == f"{plugin_env}-gigpo"
+    with_params, _ = load_config([f"env={plugin_env}", "+env.params.difficulty=3"])
+    assert with_params.env.params == {"difficulty": 3}
+
+
+def test_frozenlake_params_from_the_yaml_build_the_env() -> None:
+    config, _ = load_config(["env.params.size=5"])
+    assert FrozenLake(**config.env.params).size == 5
+
+
+def test_the_cli_exits_2_with_a_short_message_for_an_unknown_env(tmp_path: Path) -> None:
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COLUMNS": "200"}
+    result = subprocess.run(
+        [sys.executable, "-m", "agentrl.cli.main", "train", "env=nope", f"trainer.runs_dir={tmp_path}"],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "agentrl train: unknown env 'nope'; installed (agentrl envs): " + ", ".join(env_names())
+    ]
+    assert not any(tmp_path.iterdir())  # nothing was created for a run that never started
