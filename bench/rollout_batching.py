@@ -25,15 +25,16 @@ from datetime import datetime, timezone
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import torch  # noqa: E402 - after the offline switches, which must precede any hub client import
+import torch  # after the offline switches above: no hub client may try the network
 
-from agentrl.env.registry import make_env_spec  # noqa: E402
-from agentrl.policy.chat_context import ChatContext  # noqa: E402
-from agentrl.policy.hf import HFPolicy  # noqa: E402
-from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer  # noqa: E402
-from agentrl.rollout.collect import RolloutSettings, collect_groups  # noqa: E402
-from agentrl.rollout.episode import EpisodeLimits  # noqa: E402
-from agentrl.types import Task, Trajectory  # noqa: E402
+from agentrl.env.protocol import EnvSpec
+from agentrl.env.registry import make_env_spec
+from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.hf import HFPolicy
+from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
+from agentrl.rollout.collect import RolloutSettings, collect_groups
+from agentrl.rollout.episode import EpisodeLimits
+from agentrl.types import Task, Trajectory
 
 BATCHED_MAX_BATCH_SIZE = 256
 """The `rollout.max_batch_size` default of `configs/rollout/default.yaml`."""
@@ -62,7 +63,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=4, help="groups (distinct maps) per rollout")
     parser.add_argument("--group-size", type=int, default=8, help="episodes per task")
-    parser.add_argument("--repetitions", type=int, default=2, help="measurements per mode; the median is shown")
+    parser.add_argument(
+        "--repetitions", type=int, default=2, help="measurements per mode; the median is shown"
+    )
     parser.add_argument("--max-turns", type=int, default=12, help="frozenlake turn limit per episode")
     parser.add_argument("--seed", type=int, default=0, help="model initialisation and sampling seed")
     parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
@@ -74,7 +77,13 @@ def parse_args() -> argparse.Namespace:
 
 
 def measure(
-    spec, tasks: list[Task], chat: ChatContext, policy: HFPolicy, settings: RolloutSettings, seed: int, step: int
+    spec: EnvSpec,
+    tasks: list[Task],
+    chat: ChatContext,
+    policy: HFPolicy,
+    settings: RolloutSettings,
+    seed: int,
+    step: int,
 ) -> Measurement:
     started = time.perf_counter()
     trajectories, stats = asyncio.run(
@@ -98,7 +107,8 @@ def measure(
 def same_actions(first: list[Trajectory], second: list[Trajectory]) -> int:
     """How many episodes sampled exactly the same action ids in both modes."""
     return sum(
-        [turn.action_ids for turn in a.turns] == [turn.action_ids for turn in b.turns] for a, b in zip(first, second)
+        [turn.action_ids for turn in a.turns] == [turn.action_ids for turn in b.turns]
+        for a, b in zip(first, second)
     )
 
 
@@ -128,7 +138,9 @@ def main() -> None:
         order = list(modes) if repetition % 2 == 0 else list(reversed(modes))
         for mode in order:
             # Same step in both modes: same tasks, same per-episode random streams.
-            results[mode].append(measure(spec, tasks, chat, policy, modes[mode], args.seed, step=repetition + 1))
+            results[mode].append(
+                measure(spec, tasks, chat, policy, modes[mode], args.seed, step=repetition + 1)
+            )
         batched, baseline = (results[mode][-1] for mode in modes)
         identical.append(same_actions(batched.trajectories, baseline.trajectories))
 
@@ -137,6 +149,8 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, torch {torch.__version__} "
         f"with {torch.get_num_threads()} threads, python {platform.python_version()}"
     )
+    if hasattr(os, "getloadavg"):  # other processes on the cores distort every number below
+        print(f"load average at the end (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
         f"workload: frozenlake 4x4, tiny model ({sum(p.numel() for p in model.parameters()):,} parameters, "
         f"random init), {args.tasks} tasks x {args.group_size} episodes, max {spec.max_turns} turns, "
@@ -160,12 +174,16 @@ def main() -> None:
         )
     (batched_eps, batched_tps), (baseline_eps, baseline_tps) = medians.values()
     ratio_cell = f"{batched_eps / baseline_eps:.1f}x"
-    print(f"| {'ratio batched / baseline':<27} | {ratio_cell:>10} | {batched_tps / baseline_tps:>7.1f}x | "
-          f"{'':>14} | {'':>10} | {'':>13} |")
+    print(
+        f"| {'ratio batched / baseline':<27} | {ratio_cell:>10} | {batched_tps / baseline_tps:>7.1f}x | "
+        f"{'':>14} | {'':>10} | {'':>13} |"
+    )
     print()
     turns = statistics.median(m.turns for m in results["batched"])
-    print(f"turns per rollout (median): {turns:.0f}; episodes with identical actions in both modes, "
-          f"per repetition: {identical} of {args.tasks * args.group_size}")
+    print(
+        f"turns per rollout (median): {turns:.0f}; episodes with identical actions in both modes, "
+        f"per repetition: {identical} of {args.tasks * args.group_size}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-from agentrl.env.protocol import EnvSpec
+from agentrl.env.protocol import Env, EnvSpec
 from agentrl.policy.chat_context import ChatContext
 from agentrl.rollout.batcher import GenerationBatcher
-from agentrl.types import StepResult, Task, Trajectory, Turn
+from agentrl.types import FailureKind, StepResult, Task, Trajectory, Turn
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ async def run_episode(
 
 
 async def _play(
-    env,
+    env: Env,
     task: Task,
     trajectory: Trajectory,
     chat: ChatContext,
@@ -100,8 +100,8 @@ async def _play(
     trajectory.termination = "max_turns"
 
 
-def _fail(trajectory: Trajectory, kind: str, error: Exception | None = None) -> None:
-    trajectory.failure = kind  # type: ignore[assignment]
+def _fail(trajectory: Trajectory, kind: FailureKind, error: Exception | None = None) -> None:
+    trajectory.failure = kind
     trajectory.termination = "failure"
     if error is not None:
         trajectory.error = f"{type(error).__name__}: {error}"
