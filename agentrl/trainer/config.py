@@ -184,11 +184,10 @@ def _missing_values(container: Any, prefix: str = "") -> list[str]:
 def _explain_unknown_key(full_key: str) -> str:
     section, _, key = full_key.rpartition(".")
     target: Any = TrainConfig
-    for part in section.split(".") if section else []:
+    for index, part in enumerate(section.split(".") if section else []):
         schema_field = {f.name: f for f in fields(target)}.get(part) if is_dataclass(target) else None
         if schema_field is None:
-            target = None
-            break
+            return _explain_unknown_key(".".join(section.split(".")[: index + 1]))
         target = schema_field.default_factory  # type: ignore[misc]
     if target is dict:
         return f"'{section}' is free-form: add a new key with '+{full_key}=...'"
@@ -213,6 +212,7 @@ def _check_values(config: TrainConfig) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key} must be positive, got {value}")
+    _check_algo(config.algo)
     if config.model.temperature <= 0:
         raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
     if config.model.path is not None and not (Path(config.model.path) / "config.json").is_file():
@@ -220,6 +220,17 @@ def _check_values(config: TrainConfig) -> None:
             f"model.path={config.model.path!r} is not a directory with a Hugging Face checkpoint "
             "(no config.json in it)"
         )
+
+
+def _check_algo(algo: AlgoConfig) -> None:
+    """Run the estimator on no data: it validates its parameter names and values up front, so a
+    typo fails before the model is built instead of after the first rollout."""
+    from agentrl.credit import compute_advantages
+
+    try:
+        compute_advantages([], algo.name, **algo.params)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"algo={algo.name}: {error}") from None
 
 
 def load_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> tuple[TrainConfig, str]:

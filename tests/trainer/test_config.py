@@ -127,6 +127,30 @@ def test_algo_grpo_brings_its_entropy_bonus() -> None:
     assert overridden.learner.entropy_coef == 0.01
 
 
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["+algo.params.gama=0.9"], "unknown parameter 'gama' (did you mean 'gamma'?) for algo 'gigpo'"),
+        (["algo.params.mode=foo"], "invalid mode='foo'"),
+        (["algo=grpo", "algo.params.norm=std"], "invalid norm='std'"),
+    ],
+)
+def test_bad_algo_params_fail_at_start_up(overrides: list[str], expected: str) -> None:
+    assert expected in config_error(overrides)
+
+
+def test_an_unknown_section_lists_the_sections() -> None:
+    assert config_error(["loss.entropy_coef=0.1"]) == (
+        "unknown config key 'loss'; valid keys at the top level: env, algo, learner, model, rollout, trainer"
+    )
+
+
+def test_rloo_runs_are_not_named_like_grpo_runs() -> None:
+    config, _ = load_config(["algo=rloo"])
+    assert config.trainer.run_name == "frozenlake-rloo"
+    assert config.algo.params["baseline"] == "leave_one_out"
+
+
 def test_a_registered_env_without_a_yaml_file_composes(plugin_env: str) -> None:
     config, _ = load_config([f"env={plugin_env}"])
     assert config.env.name == plugin_env and config.env.params == {}
