@@ -10,7 +10,8 @@ import pytest
 from agentrl.credit import compute_advantages
 from agentrl.credit.gigpo import anchor_groups, discounted_returns, gigpo_advantages, step_group_sizes
 from agentrl.credit.grpo import grpo_advantages
-from agentrl.types import StepResult, Trajectory, Turn
+from agentrl.types import Trajectory
+from tests.fixtures.trajectories import episode
 
 
 def make_trajectory(
@@ -20,28 +21,7 @@ def make_trajectory(
     group_id: str = "g",
     failure: str | None = None,
 ) -> Trajectory:
-    """One episode whose turn t was decided in state `states[t]` and earned `rewards[t]`."""
-    turns = [
-        Turn(
-            observation_ids=[1],
-            action_ids=[2],
-            behaviour_logprobs=[-0.5],
-            policy_version=0,
-            state_key=state,
-            result=StepResult(observation="obs", reward=reward),
-        )
-        for reward, state in zip(rewards, states, strict=True)
-    ]
-    return Trajectory(
-        task_id=f"task-{group_id}",
-        group_id=group_id,
-        env_name="test",
-        seed=0,
-        turns=turns,
-        outcome_reward=outcome,
-        failure=failure,  # type: ignore[arg-type]
-    )
-
+    return episode(outcome, rewards, states, group_id=group_id, failure=failure)
 
 def hand_group() -> list[Trajectory]:
     """Three episodes of one task through states s0, s1, s2; b's first action was invalid (−0.1)."""
@@ -57,10 +37,10 @@ def random_groups(seed: int, distinct_keys: bool = False) -> list[Trajectory]:
     rng = random.Random(seed)
     trajectories = []
     for group_index in range(3):
-        for episode in range(rng.randint(1, 5)):
+        for member in range(rng.randint(1, 5)):
             length = rng.randint(1, 6)
             states = [
-                f"{group_index}-{episode}-{t}" if distinct_keys else rng.choice(["s0", "s1", "s2", None])
+                f"{group_index}-{member}-{t}" if distinct_keys else rng.choice(["s0", "s1", "s2", None])
                 for t in range(length)
             ]
             rewards = [rng.choice([0.0, 0.0, -0.1, 0.5, 1.0]) for _ in range(length)]

@@ -17,7 +17,8 @@ from agentrl.credit.groups import (
     trainable_groups,
     zero_variance_group_share,
 )
-from agentrl.types import StepResult, Trajectory, Turn
+from agentrl.types import Trajectory
+from tests.fixtures.trajectories import episode
 
 
 def make_trajectory(
@@ -27,23 +28,7 @@ def make_trajectory(
     task_id: str | None = None,
     seed: int = 0,
 ) -> Trajectory:
-    turn = Turn(
-        observation_ids=[1],
-        action_ids=[2],
-        behaviour_logprobs=[-0.3],
-        policy_version=0,
-        result=StepResult(observation="obs"),
-    )
-    return Trajectory(
-        task_id=task_id if task_id is not None else f"task-{group_id}",
-        group_id=group_id,
-        env_name="test",
-        seed=seed,
-        turns=[turn],
-        outcome_reward=outcome,
-        failure=failure,  # type: ignore[arg-type]
-    )
-
+    return episode(outcome, group_id=group_id, task_id=task_id, seed=seed, failure=failure)
 
 # --- grouping ---------------------------------------------------------------------------------------
 

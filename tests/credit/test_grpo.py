@@ -8,32 +8,14 @@ import pytest
 
 from agentrl.credit import compute_advantages
 from agentrl.credit.grpo import grpo_advantages
-from agentrl.types import StepResult, Trajectory, Turn
+from agentrl.types import Trajectory
+from tests.fixtures.trajectories import episode
 
 
 def make_trajectory(
     outcome: float, group_id: str = "g", num_turns: int = 2, failure: str | None = None
 ) -> Trajectory:
-    turns = [
-        Turn(
-            observation_ids=[1],
-            action_ids=[2, 3],
-            behaviour_logprobs=[-0.1, -0.2],
-            policy_version=0,
-            result=StepResult(observation="obs"),
-        )
-        for _ in range(num_turns)
-    ]
-    return Trajectory(
-        task_id=f"task-{group_id}",
-        group_id=group_id,
-        env_name="test",
-        seed=0,
-        turns=turns,
-        outcome_reward=outcome,
-        failure=failure,  # type: ignore[arg-type]
-    )
-
+    return episode(outcome, [0.0] * num_turns, group_id=group_id, failure=failure)
 
 def group(*outcomes: float, group_id: str = "g") -> list[Trajectory]:
     return [make_trajectory(outcome, group_id) for outcome in outcomes]
