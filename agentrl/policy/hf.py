@@ -4,14 +4,92 @@ Sampling is a plain loop over a KV cache instead of `model.generate`, because we
 log-probability of every sampled token under the distribution it was drawn from (the behaviour
 policy), and a random stream per episode. In-process on CPU the policy shares its model object with
 the learner, so new weights are live for the next rollout without any copy.
+
+KV reuse across turns (`reuse_kv_cache=True`, the default): an episode's next context is its previous
+context + the sampled ids + a new observation delta, so after each call the policy keeps, per
+episode (keyed by the episode's `torch.Generator`), the keys/values of every position it has fed
+through the model: the context and all sampled tokens but the last (which was never fed). The next
+call prefills only the new suffix (last sampled token + observation delta). Rows of one batch with
+different cached lengths are laid out as
+
+    [left padding][cached positions][padding][new suffix]
+
+with an attention mask that zeroes both paddings and explicit position ids (cached length + offset),
+so every real token sees exactly its own episode's earlier tokens at their true positions. Entries
+are used only when their ids are a prefix of the new context and their policy version is the current
+one; they are dropped by `release_episode` (the rollout engine calls it when an episode ends), when
+the generator is garbage-collected, or when `version` changes.
 """
 
 from __future__ import annotations
 
+import functools
+import threading
+import weakref
+from dataclasses import dataclass
+
 import torch
 from transformers import DynamicCache, PreTrainedModel
+from transformers.cache_utils import DynamicLayer
 
 from agentrl.policy.protocol import Generation
+
+
+@dataclass
+class _CachedPrefix:
+    """Where the keys/values of one episode's first `len(token_ids)` positions live: row `row` of the
+    per-layer buffers `[batch, num_kv_heads, length, head_dim]` of the call that computed them (by
+    policy `version`), at `positions` (increasing). The buffers are never written again."""
+
+    version: int
+    token_ids: list[int]
+    keys: list[torch.Tensor]
+    values: list[torch.Tensor]
+    row: int
+    positions: torch.Tensor
+
+
+class _BufferLayer(DynamicLayer):
+    """A `DynamicLayer` that writes into a buffer sized once per call (cached prefix + this call's
+    new positions) instead of concatenating on every update."""
+
+    def __init__(
+        self,
+        spare: int,
+        keys: torch.Tensor | None = None,
+        values: torch.Tensor | None = None,
+        length: int = 0,
+    ) -> None:
+        super().__init__()
+        self._spare, self._length = spare, length
+        self._key_buffer, self._value_buffer = keys, values
+        if keys is not None and values is not None:
+            self.dtype, self.device = keys.dtype, keys.device
+            self.is_initialized = True
+            self.keys, self.values = keys[:, :, :length], values[:, :, :length]
+
+    def update(
+        self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        end = self._length + key_states.shape[-2]
+        if self._key_buffer is None or self._value_buffer is None or end > self._key_buffer.shape[-2]:
+            batch, heads, _, head_dim = key_states.shape
+            shape = (batch, heads, end + self._spare, head_dim)
+            keys, values = key_states.new_zeros(shape), value_states.new_zeros(shape)
+            if self._key_buffer is not None and self._value_buffer is not None:
+                keys[:, :, : self._length] = self._key_buffer[:, :, : self._length]
+                values[:, :, : self._length] = self._value_buffer[:, :, : self._length]
+            self._key_buffer, self._value_buffer = keys, values
+            self.dtype, self.device = key_states.dtype, key_states.device
+            self.is_initialized = True
+        self._key_buffer[:, :, self._length : end] = key_states
+        self._value_buffer[:, :, self._length : end] = value_states
+        self._length = end
+        self.keys, self.values = self._key_buffer[:, :, :end], self._value_buffer[:, :, :end]
+        return self.keys, self.values
+
+    def get_seq_length(self) -> int:
+        return self._length
 
 
 class HFPolicy:
@@ -22,6 +100,7 @@ class HFPolicy:
         stop_token_ids: frozenset[int],
         max_new_tokens: int,
         temperature: float = 1.0,
+        reuse_kv_cache: bool = True,
     ) -> None:
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0 for sampling with log-probs, got {temperature}")
@@ -33,10 +112,31 @@ class HFPolicy:
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.version = 0
+        self.reuse_kv_cache = reuse_kv_cache
+        # Generation runs in a worker thread while episodes end (and release) on the event loop.
+        self._cache_lock = threading.Lock()
+        self._prefix_cache: weakref.WeakKeyDictionary[torch.Generator, _CachedPrefix] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def cached_episodes(self) -> int:
+        """How many episodes currently hold reusable keys/values."""
+        with self._cache_lock:
+            return len(self._prefix_cache)
+
+    def release_episode(self, generator: torch.Generator) -> None:
+        """Forget the cached keys/values of the episode sampling with `generator` (it has ended)."""
+        with self._cache_lock:
+            self._prefix_cache.pop(generator, None)
+
+    def clear_kv_cache(self) -> None:
+        with self._cache_lock:
+            self._prefix_cache.clear()
 
     @torch.no_grad()
     def generate_batch(
@@ -53,16 +153,98 @@ class HFPolicy:
         finally:
             self.model.train(was_training)
 
-    def _sample(self, contexts: list[list[int]], generators: list[torch.Generator]) -> list[Generation]:
-        batch, longest = len(contexts), max(len(c) for c in contexts)
-        input_ids = torch.full((batch, longest), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((batch, longest), dtype=torch.long)
-        for row, context in enumerate(contexts):  # left padding: every row's next token is at the end
-            input_ids[row, longest - len(context) :] = torch.tensor(context)
-            attention_mask[row, longest - len(context) :] = 1
-        input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
-        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    def _reusable_prefixes(
+        self, contexts: list[list[int]], generators: list[torch.Generator], version: int
+    ) -> list[_CachedPrefix | None]:
+        if not self.reuse_kv_cache:
+            return [None] * len(contexts)
+        with self._cache_lock:
+            for generator, entry in list(self._prefix_cache.items()):
+                if entry.version != version:  # weights changed: these keys/values are stale
+                    del self._prefix_cache[generator]
+            entries = [self._prefix_cache.get(generator) for generator in generators]
+        reusable: list[_CachedPrefix | None] = []
+        for context, entry in zip(contexts, entries):
+            cached = len(entry.token_ids) if entry is not None else 0
+            # At least one new token must go through the model to give the next-token logits.
+            ok = entry is not None and cached < len(context) and context[:cached] == entry.token_ids
+            reusable.append(entry if ok else None)
+        return reusable
+
+    def _batched_cache(
+        self, prefixes: list[_CachedPrefix | None], longest_cached: int, capacity: int, spare: int
+    ) -> DynamicCache:
+        """A batch cache with every row's cached keys/values right-aligned to `longest_cached`, in
+        buffers of `capacity` positions; rows copied from the same earlier call go in one gather."""
+        template = next(p for p in prefixes if p is not None)
+        groups: dict[
+            int, tuple[_CachedPrefix, list[tuple[int, int]], list[torch.Tensor], list[torch.Tensor]]
+        ] = {}
+        for row, prefix in enumerate(prefixes):
+            if prefix is None:
+                continue
+            cached = len(prefix.token_ids)
+            _, rows, targets, sources = groups.setdefault(id(prefix.keys[0]), (prefix, [], [], []))
+            rows.append((row, prefix.row))
+            targets.append(torch.arange(longest_cached - cached, longest_cached))
+            sources.append(prefix.positions)
+        plans = []
+        for source, rows, targets, sources in groups.values():
+            lengths = torch.tensor([len(t) for t in targets])
+            target_rows, source_rows = torch.repeat_interleave(torch.tensor(rows), lengths, dim=0).T.to(
+                self.device
+            )
+            plans.append(
+                (
+                    source,
+                    target_rows,
+                    torch.cat(targets).to(self.device),
+                    source_rows,
+                    torch.cat(sources).to(self.device),
+                )
+            )
+        layers = []
+        for layer in range(len(template.keys)):
+            _, heads, _, head_dim = template.keys[layer].shape
+            shape = (len(prefixes), heads, capacity, head_dim)
+            keys, values = template.keys[layer].new_zeros(shape), template.values[layer].new_zeros(shape)
+            for source, target_rows, target_positions, source_rows, source_positions in plans:
+                keys[target_rows, :, target_positions] = source.keys[layer][source_rows, :, source_positions]
+                values[target_rows, :, target_positions] = source.values[layer][
+                    source_rows, :, source_positions
+                ]
+            layers.append(_BufferLayer(spare, keys, values, longest_cached))
         cache = DynamicCache()
+        cache.layers = layers
+        return cache
+
+    def _sample(self, contexts: list[list[int]], generators: list[torch.Generator]) -> list[Generation]:
+        version = self.version
+        prefixes = self._reusable_prefixes(contexts, generators, version)
+        cached_lengths = [len(p.token_ids) if p is not None else 0 for p in prefixes]
+        suffixes = [context[cached:] for context, cached in zip(contexts, cached_lengths)]
+        batch, longest_cached = len(contexts), max(cached_lengths)
+        longest_suffix = max(len(s) for s in suffixes)
+
+        # Per row: [left padding][cached][padding][suffix]; the cached part lives in the KV cache.
+        input_ids = torch.full((batch, longest_suffix), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((batch, longest_cached + longest_suffix), dtype=torch.long)
+        position_ids = torch.zeros((batch, longest_suffix), dtype=torch.long)
+        for row, (suffix, cached) in enumerate(zip(suffixes, cached_lengths)):
+            input_ids[row, longest_suffix - len(suffix) :] = torch.tensor(suffix)
+            attention_mask[row, longest_cached - cached : longest_cached] = 1
+            attention_mask[row, attention_mask.shape[1] - len(suffix) :] = 1
+            position_ids[row, longest_suffix - len(suffix) :] = torch.arange(cached, cached + len(suffix))
+        input_ids, attention_mask = input_ids.to(self.device), attention_mask.to(self.device)
+        position_ids = position_ids.to(self.device)
+        spare = self.max_new_tokens - 1  # positions the decode steps will feed
+        if longest_cached:
+            cache = self._batched_cache(
+                prefixes, longest_cached, longest_cached + longest_suffix + spare, spare
+            )
+        else:
+            cache = DynamicCache()
+            cache.layer_class_to_replicate = functools.partial(_BufferLayer, spare)  # type: ignore[assignment]
         logits = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -97,7 +279,53 @@ class HFPolicy:
                 past_key_values=cache,
                 use_cache=True,
             ).logits[:, -1, :]
+
+        if self.reuse_kv_cache:
+            self._keep_prefixes(
+                cache,
+                contexts,
+                generators,
+                suffixes,
+                cached_lengths,
+                sampled,
+                longest_cached,
+                longest_suffix,
+                version,
+            )
         return [
-            Generation(token_ids=ids, logprobs=lps, policy_version=self.version, stopped=stop)
+            Generation(token_ids=ids, logprobs=lps, policy_version=version, stopped=stop)
             for ids, lps, stop in zip(sampled, logprobs, stopped)
         ]
+
+    def _keep_prefixes(
+        self,
+        cache: DynamicCache,
+        contexts: list[list[int]],
+        generators: list[torch.Generator],
+        suffixes: list[list[int]],
+        cached_lengths: list[int],
+        sampled: list[list[int]],
+        longest_cached: int,
+        longest_suffix: int,
+        version: int,
+    ) -> None:
+        """Remember each row's real positions in this call's buffers: its context and every sampled
+        token but the last (the last one was never fed through the model; it opens the next call's
+        suffix). Nothing is copied here; the next call gathers what it needs."""
+        keys = [layer.keys for layer in cache.layers]
+        values = [layer.values for layer in cache.layers]
+        fed_end = longest_cached + longest_suffix
+        entries: list[tuple[torch.Generator, _CachedPrefix]] = []
+        for row, generator in enumerate(generators):
+            cached, suffix = cached_lengths[row], len(suffixes[row])
+            positions = torch.cat(
+                [
+                    torch.arange(longest_cached - cached, longest_cached),
+                    torch.arange(fed_end - suffix, fed_end + len(sampled[row]) - 1),
+                ]
+            )
+            token_ids = list(contexts[row]) + sampled[row][:-1]
+            entries.append((generator, _CachedPrefix(version, token_ids, keys, values, row, positions)))
+        with self._cache_lock:
+            for generator, entry in entries:
+                self._prefix_cache[generator] = entry

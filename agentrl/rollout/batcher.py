@@ -65,7 +65,12 @@ class GenerationBatcher:
         """Announce episodes before they start, so the first request does not go out alone."""
         self._live_episodes += count
 
-    async def episode_finished(self) -> None:
+    async def episode_finished(self, generator: torch.Generator | None = None) -> None:
+        """An episode ended: it sends no more requests. With its `generator`, a policy that keeps
+        per-episode state across calls (e.g. `HFPolicy`'s reused KV cache) is told to drop it."""
+        release = getattr(self.policy, "release_episode", None)
+        if generator is not None and release is not None:
+            release(generator)
         async with self._changed:
             self._live_episodes -= 1
             self._changed.notify_all()

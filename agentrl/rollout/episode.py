@@ -47,7 +47,7 @@ async def run_episode(
     except Exception as error:  # noqa: BLE001 - any env/tool/engine fault ends only this episode
         _fail(trajectory, "infra", error)
     finally:
-        await batcher.episode_finished()
+        await batcher.episode_finished(generator)
         try:
             await env.close()
         except Exception as error:  # noqa: BLE001 - a failed close must not lose the episode

@@ -54,10 +54,13 @@ def make_policy(reuse: bool, max_new_tokens: int, seed: int = 0):
 def rollout(reuse: bool, max_new_tokens: int):
     spec, chat, policy = make_policy(reuse, max_new_tokens)
     settings = RolloutSettings(
-        group_size=4, limits=EpisodeLimits(max_turns=6, max_context_tokens=4096, max_new_tokens=max_new_tokens)
+        group_size=4,
+        limits=EpisodeLimits(max_turns=6, max_context_tokens=4096, max_new_tokens=max_new_tokens),
     )
     tasks = [spec.task("train", i) for i in range(2)]
-    trajectories, _ = asyncio.run(collect_groups(spec, "frozenlake", tasks, chat, policy, settings, run_seed=0, step=1))
+    trajectories, _ = asyncio.run(
+        collect_groups(spec, "frozenlake", tasks, chat, policy, settings, run_seed=0, step=1)
+    )
     return trajectories, policy
 
 
