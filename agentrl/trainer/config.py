@@ -64,7 +64,7 @@ class RolloutConfig:
 
 @dataclass
 class TrainerConfig:
-    steps: int = 200
+    steps: int = 300
     seed: int = 0
     run_name: str = "frozenlake-gigpo-tiny"
     runs_dir: str = "runs"
