@@ -83,7 +83,7 @@ def next_tasks(spec: EnvSpec, cursor: int, count: int) -> list[Task]:
     return [spec.task("train", (cursor + i) % total if total else cursor + i) for i in range(count)]
 
 
-def train_step(run: TrainingRun) -> dict[str, float]:
+def train_step(run: TrainingRun) -> dict[str, object]:
     config = run.config
     step = run.step + 1
     tasks = next_tasks(run.spec, run.task_cursor, config.rollout.tasks_per_step)
