@@ -14,6 +14,7 @@ from transformers import PreTrainedModel
 
 from agentrl.learner.packing import MicroBatch, collate, pack_micro_batches, training_sequences
 from agentrl.losses.ppo import entropy_from_logits, low_var_kl, ppo_clip_loss
+from agentrl.losses.ratios import RATIO_LEVELS, segment_ids, truncated_discrepancy_weight
 from agentrl.types import Trajectory
 
 
@@ -36,6 +37,23 @@ class LearnerSettings:
     """Entropy bonus; the from-scratch GRPO demo needs 0.05 (docs/cpu-learning.md)."""
     kl_coef: float = 0.0
     """Weight of the low-variance KL to the initial policy; 0 keeps no reference model."""
+    ratio_level: str = "token"
+    """Which tokens share one importance ratio: `token` (PPO), `turn` (Turn-PPO: a turn is one action,
+    so its tokens move together), `sequence` (GSPO). See agentrl/losses/ratios.py."""
+    dual_clip: float | None = None
+    """Dual-clip bound c > 1 for negative advantages (3 is typical); None turns it off."""
+    tis_cap: float | None = 2.0
+    """Truncation C of the off-policy weight π_old/μ (sampler vs learner); None turns the weight off."""
+
+    def __post_init__(self) -> None:
+        if self.ratio_level not in RATIO_LEVELS:
+            raise ValueError(
+                f"learner.ratio_level must be one of {', '.join(RATIO_LEVELS)}, got {self.ratio_level!r}"
+            )
+        if self.dual_clip is not None and self.dual_clip <= 1.0:
+            raise ValueError(f"learner.dual_clip must be > 1 (3 is typical) or null, got {self.dual_clip}")
+        if self.tis_cap is not None and self.tis_cap <= 0.0:
+            raise ValueError(f"learner.tis_cap must be > 0 (2 is typical) or null, got {self.tis_cap}")
 
 
 @dataclass(frozen=True)
@@ -110,7 +128,10 @@ class Learner:
         micro_batches = [collate(g, self.pad_token_id) for g in pack_micro_batches(sequences, self.settings.micro_batch_tokens)]
         old_logprobs = self._old_logprobs(micro_batches)
         self.model.eval()  # dropout off: the sampler's numbers must be reproducible here
-        sums = {"loss": 0.0, "clipped": 0.0, "entropy": 0.0, "kl": 0.0, "ratio": 0.0, "behaviour_gap": 0.0}
+        sums = dict.fromkeys(
+            ("loss", "clipped", "clipped_turns", "turns", "entropy", "kl", "ratio", "behaviour_gap", "tis_weight"),
+            0.0,
+        )
         grad_norm = torch.tensor(0.0)
         for _ in range(self.settings.epochs):
             self.optimizer.zero_grad(set_to_none=True)
@@ -124,10 +145,12 @@ class Learner:
         return {
             "loss": sums["loss"] / self.settings.epochs,
             "clip_fraction": per_token_mean["clipped"],
+            "clip_fraction_turn": sums["clipped_turns"] / sums["turns"],
             "entropy": per_token_mean["entropy"],
             "kl": per_token_mean["kl"],
             "ratio_mean": per_token_mean["ratio"],
             "behaviour_logprob_gap": per_token_mean["behaviour_gap"],
+            "tis_weight_mean": per_token_mean["tis_weight"],
             "grad_norm": float(grad_norm),
             "trained_tokens": float(total_tokens),
             "micro_batches": float(len(micro_batches)),
@@ -146,11 +169,24 @@ class Learner:
         settings = self.settings
         current = self._action_logits(self.model, batch)
         old_logprobs = current.logprobs.detach() if old is None else old
-        advantages = batch.advantages.to(self.device)[batch.target_mask.to(self.device)]
+        mask = batch.target_mask.to(self.device)
+        advantages = batch.advantages.to(self.device)[mask]
+        behaviour = batch.behaviour_logprobs.to(self.device)[mask]
+        rows, turns = (t.to(self.device) for t in batch.action_rows_and_turns())
+        ratio_segments = segment_ids(settings.ratio_level, rows, turns)
         surrogate = ppo_clip_loss(
-            current.logprobs, old_logprobs, advantages, settings.clip_eps_low, settings.clip_eps_high
+            current.logprobs,
+            old_logprobs,
+            advantages,
+            settings.clip_eps_low,
+            settings.clip_eps_high,
+            segments=ratio_segments,
+            dual_clip=settings.dual_clip,
         )
-        per_token = surrogate.loss
+        # §3.5: π_θ/μ = (π_θ/π_old)·(π_old/μ); the clip sees the first factor, the second reweights the
+        # policy-gradient term only (as verl's TIS does), not the entropy or KL regularisers.
+        tis_weight = truncated_discrepancy_weight(old_logprobs, behaviour, settings.tis_cap, ratio_segments)
+        per_token = tis_weight * surrogate.loss
         entropy = entropy_from_logits(current.logits)
         if settings.entropy_coef:
             per_token = per_token - settings.entropy_coef * entropy
@@ -162,13 +198,16 @@ class Learner:
             per_token = per_token + settings.kl_coef * kl
         loss = per_token.sum() / total_tokens  # token mean over the whole step (see module docstring)
         loss.backward()
-        behaviour = batch.behaviour_logprobs.to(self.device)[batch.target_mask.to(self.device)]
+        turn_segments = segment_ids("turn", rows, turns)
         return {
             "loss": float(loss.detach()),
             "clipped": float(surrogate.clipped.sum()),
+            # a turn counts as clipped when any of its tokens is
+            "clipped_turns": float(turn_segments[surrogate.clipped].unique().numel()),
+            "turns": float(turn_segments.unique().numel()),
             "entropy": float(entropy.detach().sum()),
             "kl": float(kl.detach().sum()),
             "ratio": float(surrogate.ratio.detach().sum()),
             "behaviour_gap": float((old_logprobs - behaviour).abs().sum()),
+            "tis_weight": float(tis_weight.sum()),
         }
-

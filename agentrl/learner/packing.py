@@ -85,7 +85,14 @@ class MicroBatch:
     """Over next-token targets (positions 1..L-1): True where the target is an action token."""
     advantages: torch.Tensor
     behaviour_logprobs: torch.Tensor
+    turn_index: torch.Tensor
+    """Over next-token targets: the turn each target belongs to (segments for turn-level ratios)."""
     sequences: list[TrainingSequence]
+
+    def action_rows_and_turns(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and turn of each action target, flat and row-major like the learner's log-probs."""
+        rows = torch.arange(self.target_mask.shape[0])[:, None].expand_as(self.target_mask)
+        return rows[self.target_mask], self.turn_index[self.target_mask]
 
 
 def collate(sequences: list[TrainingSequence], pad_token_id: int) -> MicroBatch:
@@ -96,6 +103,7 @@ def collate(sequences: list[TrainingSequence], pad_token_id: int) -> MicroBatch:
     action_mask = torch.zeros((rows, longest), dtype=torch.bool)
     advantages = torch.zeros((rows, longest), dtype=torch.float32)
     behaviour = torch.zeros((rows, longest), dtype=torch.float32)
+    turn_index = torch.zeros((rows, longest), dtype=torch.long)
     for row, s in enumerate(sequences):
         n = len(s.input_ids)
         input_ids[row, :n] = torch.tensor(s.input_ids)
@@ -103,6 +111,7 @@ def collate(sequences: list[TrainingSequence], pad_token_id: int) -> MicroBatch:
         action_mask[row, :n] = torch.tensor(s.action_mask)
         advantages[row, :n] = torch.tensor(s.advantages)
         behaviour[row, :n] = torch.tensor(s.behaviour_logprobs)
+        turn_index[row, :n] = torch.tensor(s.turn_index)
     if action_mask[:, 0].any():
         raise ValueError("a sequence starts with an action token: nothing precedes it to predict it from")
     return MicroBatch(
@@ -111,5 +120,6 @@ def collate(sequences: list[TrainingSequence], pad_token_id: int) -> MicroBatch:
         target_mask=action_mask[:, 1:],
         advantages=advantages[:, 1:],
         behaviour_logprobs=behaviour[:, 1:],
+        turn_index=turn_index[:, 1:],
         sequences=sequences,
     )

@@ -1,4 +1,4 @@
-"""Token-level PPO clipped surrogate with asymmetric clip range, and its regularisers.
+"""PPO clipped surrogate at the token, turn or sequence ratio level, with dual clip, and its regularisers.
 
 All functions take flat tensors over the action tokens of a micro-batch (observation and template
 tokens are never passed in), so masking is the caller's job and cannot leak in here.
@@ -10,13 +10,15 @@ from dataclasses import dataclass
 
 import torch
 
+from agentrl.losses.ratios import importance_ratio
+
 
 @dataclass(frozen=True)
 class ClippedSurrogate:
     loss: torch.Tensor
-    """-min(ρA, clip(ρ, 1-ε_low, 1+ε_high)A) per token."""
+    """-min(ρA, clip(ρ, 1-ε_low, 1+ε_high)A) per token, bounded by -cA for A < 0 under dual clip."""
     clipped: torch.Tensor
-    """True where the clipped branch is active (its gradient is zero)."""
+    """True where a clipped branch is active (its gradient is zero): the ε clip or the dual clip."""
     ratio: torch.Tensor
 
 
@@ -26,16 +28,29 @@ def ppo_clip_loss(
     advantages: torch.Tensor,
     eps_low: float = 0.2,
     eps_high: float = 0.2,
+    segments: torch.Tensor | None = None,
+    dual_clip: float | None = None,
 ) -> ClippedSurrogate:
     """PPO (Schulman et al. 2017, Eq. 7) with DAPO's decoupled ε_low/ε_high.
 
-    ρ_t = exp(log π_θ − log π_old); L_t = −min(ρ_t A_t, clip(ρ_t, 1−ε_low, 1+ε_high) A_t).
+    ρ_t = exp(log π_θ − log π_old), or the segment's geometric mean when `segments` is given
+    (turn/sequence ratio levels, see `agentrl.losses.ratios`);
+    L_t = −min(ρ_t A_t, clip(ρ_t, 1−ε_low, 1+ε_high) A_t).
+
+    Dual clip (Ye et al. 2020, arXiv 1912.09729, Eq. 5): for A < 0 the surrogate above grows without
+    bound in ρ, so one far-off-policy token can dominate the step; the loss is capped at −c·A
+    (L_t = min(L_t, −c A_t) where A_t < 0), with c > 1 (3 is typical).
     """
-    ratio = torch.exp(logprobs - old_logprobs)
+    ratio = importance_ratio(logprobs, old_logprobs, segments)
     unclipped = ratio * advantages
     clipped = torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * advantages
+    loss = -torch.minimum(unclipped, clipped)
     clipped_active = ((advantages > 0) & (ratio > 1.0 + eps_high)) | ((advantages < 0) & (ratio < 1.0 - eps_low))
-    return ClippedSurrogate(loss=-torch.minimum(unclipped, clipped), clipped=clipped_active, ratio=ratio)
+    if dual_clip is not None:
+        dual_active = (advantages < 0) & (ratio > dual_clip)
+        loss = torch.where(dual_active, -dual_clip * advantages, loss)
+        clipped_active = clipped_active | dual_active
+    return ClippedSurrogate(loss=loss, clipped=clipped_active, ratio=ratio)
 
 
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:

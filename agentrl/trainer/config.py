@@ -163,7 +163,10 @@ def validate_config(composed: DictConfig) -> TrainConfig:
         raise ConfigError(_explain_unknown_key(str(error.full_key or error.key))) from None
     except ValidationError as error:
         raise ConfigError(f"invalid config value: {error.msg} (key {error.full_key})") from None
-    config = OmegaConf.to_object(merged)
+    try:
+        config = OmegaConf.to_object(merged)
+    except ValueError as error:  # a section's own check (e.g. LearnerSettings.__post_init__)
+        raise ConfigError(str(error)) from None
     assert isinstance(config, TrainConfig)
     _check_values(config)
     return config

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import math
 
+import pytest
 import torch
 
 from agentrl.learner.learner import Learner, LearnerSettings
@@ -33,13 +35,15 @@ def make_trajectories(tokenizer, count: int = 8) -> list[Trajectory]:
     return trajectories
 
 
-def accumulated_gradients(micro_batch_tokens: int) -> dict[str, torch.Tensor]:
+def accumulated_gradients(micro_batch_tokens: int, ratio_level: str = "token") -> dict[str, torch.Tensor]:
     """The gradient the update applied (left in `.grad` after the step). Compared instead of the new
     weights because Adam's first step is ≈ lr·sign(g), which turns float noise on a near-zero
-    gradient into a full-size difference."""
+    gradient into a full-size difference. The made-up behaviour log-probs (−1) are far from the
+    model's, so the truncated off-policy weight is active and differs between ratio levels."""
     tokenizer = build_tiny_tokenizer(WORDS)
     model = build_tiny_model(tokenizer, TinyModelShape(hidden_size=32, num_heads=2, intermediate_size=64), seed=1)
-    learner = Learner(model, tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=micro_batch_tokens, entropy_coef=0.01))
+    settings = LearnerSettings(micro_batch_tokens=micro_batch_tokens, entropy_coef=0.01, ratio_level=ratio_level)
+    learner = Learner(model, tokenizer.pad_token_id, settings)
     trajectories = make_trajectories(tokenizer)
     micro_batches = pack_micro_batches(training_sequences(trajectories), micro_batch_tokens)
     stats = learner.update(trajectories)
@@ -47,12 +51,51 @@ def accumulated_gradients(micro_batch_tokens: int) -> dict[str, torch.Tensor]:
     return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
 
 
-def test_eight_micro_batches_equal_one() -> None:
-    one_row_each = accumulated_gradients(micro_batch_tokens=1)  # every sequence alone: 8 accumulation steps
-    all_in_one = accumulated_gradients(micro_batch_tokens=10_000)  # one padded micro-batch
+@pytest.mark.parametrize("ratio_level", ["token", "turn", "sequence"])
+def test_eight_micro_batches_equal_one(ratio_level: str) -> None:
+    one_row_each = accumulated_gradients(micro_batch_tokens=1, ratio_level=ratio_level)  # 8 accumulation steps
+    all_in_one = accumulated_gradients(micro_batch_tokens=10_000, ratio_level=ratio_level)  # one padded batch
     assert any(g.abs().sum() > 0 for g in all_in_one.values())
     for name in one_row_each:
         torch.testing.assert_close(one_row_each[name], all_in_one[name], atol=1e-7, rtol=1e-4)
+
+
+def test_the_ratio_level_changes_the_update() -> None:
+    token, sequence = accumulated_gradients(10_000, "token"), accumulated_gradients(10_000, "sequence")
+    assert any(not torch.allclose(token[name], sequence[name]) for name in token)
+
+
+def on_policy_learner(settings: LearnerSettings) -> tuple[Learner, list[Trajectory]]:
+    """A tiny model and trajectories whose behaviour log-probs are the model's own (μ = π_old exactly)."""
+    tokenizer = build_tiny_tokenizer(WORDS)
+    model = build_tiny_model(tokenizer, TinyModelShape(hidden_size=32, num_heads=2, intermediate_size=64), seed=1)
+    learner = Learner(model, tokenizer.pad_token_id, settings)
+    trajectories = make_trajectories(tokenizer)
+    for trajectory, logprobs in zip(trajectories, learner.action_logprobs(trajectories), strict=True):
+        for turn, turn_logprobs in zip(trajectory.turns, logprobs, strict=True):
+            turn.behaviour_logprobs = turn_logprobs
+    return learner, trajectories
+
+
+@pytest.mark.parametrize("ratio_level", ["token", "turn", "sequence"])
+def test_off_policy_weight_is_one_on_policy_and_leaves_the_loss_unchanged(ratio_level: str) -> None:
+    weighted, trajectories = on_policy_learner(LearnerSettings(ratio_level=ratio_level, tis_cap=2.0))
+    unweighted, _ = on_policy_learner(LearnerSettings(ratio_level=ratio_level, tis_cap=None))
+    stats, reference = weighted.update(trajectories), unweighted.update(trajectories)
+    assert stats["tis_weight_mean"] == 1.0 and stats["behaviour_logprob_gap"] == 0.0
+    assert stats["loss"] == reference["loss"]
+
+
+@pytest.mark.parametrize("ratio_level", ["turn", "sequence"])
+def test_multi_epoch_update_runs_at_the_turn_and_sequence_level(ratio_level: str) -> None:
+    settings = LearnerSettings(ratio_level=ratio_level, epochs=3, lr=0.05, dual_clip=3.0)
+    learner, trajectories = on_policy_learner(settings)
+    before = [p.detach().clone() for p in learner.model.parameters()]
+    stats = learner.update(trajectories)
+    assert all(math.isfinite(value) for value in stats.values())
+    assert 0.0 <= stats["clip_fraction_turn"] <= 1.0 and stats["clip_fraction"] > 0  # later epochs move π_θ
+    assert stats["tis_weight_mean"] == pytest.approx(1.0)
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.model.parameters()))
 
 
 def test_padding_does_not_change_logprobs() -> None:

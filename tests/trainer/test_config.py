@@ -176,3 +176,20 @@ def test_the_cli_exits_2_with_a_short_message_for_an_unknown_env(tmp_path: Path)
         "agentrl train: unknown env 'nope'; installed (agentrl envs): " + ", ".join(env_names())
     ]
     assert not any(tmp_path.iterdir())  # nothing was created for a run that never started
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("learner.ratio_level=turns", "learner.ratio_level must be one of token, turn, sequence, got 'turns'"),
+        ("learner.dual_clip=0.5", "learner.dual_clip must be > 1 (3 is typical) or null, got 0.5"),
+        ("learner.tis_cap=0", "learner.tis_cap must be > 0 (2 is typical) or null, got 0.0"),
+    ],
+)
+def test_bad_learner_loss_settings_fail_at_start_up(override: str, expected: str) -> None:
+    assert config_error([override]) == expected
+
+
+def test_loss_settings_can_be_switched_off_with_null() -> None:
+    config, _ = load_config(["learner.ratio_level=turn", "learner.dual_clip=3", "learner.tis_cap=null"])
+    assert (config.learner.ratio_level, config.learner.dual_clip, config.learner.tis_cap) == ("turn", 3.0, None)
