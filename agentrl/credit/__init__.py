@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from agentrl.credit.gigpo import gigpo_advantages, step_group_sizes
 from agentrl.credit.groups import check_group_identity, zero_variance_group_share
 from agentrl.credit.grpo import grpo_advantages
+from agentrl.credit.tempo import tempo_advantages
+from agentrl.credit.turn_level import turn_level_advantages
 from agentrl.types import Trajectory
 
 Advantages = list[list[float] | None]
@@ -25,6 +27,8 @@ AdvantageEstimator = Callable[..., Advantages]
 ADVANTAGE_ESTIMATORS: dict[str, AdvantageEstimator] = {
     "grpo": grpo_advantages,
     "gigpo": gigpo_advantages,
+    "turn_grpo": turn_level_advantages,
+    "tempo": tempo_advantages,
 }
 
 
@@ -76,5 +80,7 @@ __all__ = [
     "gigpo_advantages",
     "grpo_advantages",
     "step_group_sizes",
+    "tempo_advantages",
+    "turn_level_advantages",
     "zero_variance_group_share",
 ]

@@ -21,38 +21,80 @@ reference code subtracts them afterwards, so they never reach earlier turns); an
 which is 0 for a singleton group (the size-1 rule of `group_normalise`).
 
 Differences from the reference code, all deliberate: episode statistics are over trajectories, as in
-Eq. 3 (verl-agent weights each trajectory by its number of turns); a group of one gets advantage 0
-(verl-agent uses mean 0, std 1 for a one-entry group, so the advantage there is the raw score).
+Eq. 3 (verl-agent weights each trajectory by its number of turns: `episode_stats="per_step"` does the
+same, for reproduction); a group of one gets advantage 0 (verl-agent uses mean 0, std 1 for a one-entry
+group, so the advantage there is the raw score).
+
+Anchor keys. With `anchor="state"` a turn is keyed by its `state_key` (the paper). With
+`anchor="history_k"` it is keyed by the last `history_k` state keys up to and including its own
+(HGPO-style): two visits of one state that were reached differently no longer share a baseline, which
+avoids aliasing in partially observed envs at the price of smaller groups. A window that holds a None
+key makes the turn a singleton (ours: an unknown state cannot be shown equal to another); the first
+turns of an episode have shorter windows, which match only other episode starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agentrl.credit.groups import NORM_MODES, check_choice, check_number, group_normalise, trainable_groups
+from agentrl.credit.groups import (
+    NORM_MODES,
+    check_choice,
+    check_integer,
+    check_number,
+    group_normalise,
+    trainable_groups,
+)
 from agentrl.types import Trajectory
 
 TurnIndex = tuple[int, int]
 """(trajectory index in the caller's sequence, turn index t)."""
 
+EPISODE_STATS: tuple[str, ...] = ("per_trajectory", "per_step")
+"""Rows of the episode-level statistics: one per trajectory (Eq. 3) or one per turn (verl-agent)."""
+
+ANCHORS: tuple[str, ...] = ("state", "history_k")
+"""What makes two turns one step group: equal `state_key`, or equal last-k state keys (HGPO-style)."""
+
 
 def gigpo_advantages(
-    trajectories: Sequence[Trajectory], *, mode: str = "mean_std", gamma: float = 0.95, omega: float = 1.0
+    trajectories: Sequence[Trajectory],
+    *,
+    mode: str = "mean_std",
+    gamma: float = 0.95,
+    omega: float = 1.0,
+    episode_stats: str = "per_trajectory",
+    anchor: str = "state",
+    history_k: int = 2,
 ) -> list[list[float] | None]:
     """Per-turn GiGPO advantages, one entry per trajectory in input order (None if not trainable).
 
     `mode`: "mean_std" or "mean" (the paper's F_norm = std or 1), used at both levels.
     `gamma`: discount of the step-level returns, in [0, 1]. `omega`: weight of the step level, ≥ 0.
+    `episode_stats`: "per_trajectory" (Eq. 3) or "per_step" (the reference code's turn-weighted rows).
+    `anchor`: "state" or "history_k"; `history_k` ≥ 1 is the window of `anchor="history_k"`.
     """
     check_choice("mode", mode, NORM_MODES)
     check_number("gamma", gamma, low=0.0, high=1.0)
     check_number("omega", omega, low=0.0)
+    check_choice("episode_stats", episode_stats, EPISODE_STATS)
+    check_choice("anchor", anchor, ANCHORS)
+    check_integer("history_k", history_k, low=1)
     advantages: list[list[float] | None] = [None] * len(trajectories)
     for members in trainable_groups(trajectories).values():
         # --- Episode level (Eq. 3): one advantage per trajectory, over the N episodes of the task.
-        # (`episode_stats: per_step`, the reference code's turn-weighted statistics, would go here.)
         outcome_rewards = [float(trajectories[i].outcome_reward) for i in members]
-        episode_advantage = dict(zip(members, group_normalise(outcome_rewards, mode)))
+        if episode_stats == "per_trajectory":
+            episode_advantage = dict(zip(members, group_normalise(outcome_rewards, mode)))
+        else:
+            # verl-agent: one row per turn holding its episode's R_i, so mean and std weight each
+            # episode by its length T_i; A^E_i is then the same on all of i's rows.
+            rows = [reward for i, reward in zip(members, outcome_rewards) for _ in trajectories[i].turns]
+            row_advantages = iter(group_normalise(rows, mode))
+            episode_advantage = {}
+            for i in members:
+                per_row = [next(row_advantages) for _ in trajectories[i].turns]
+                episode_advantage[i] = per_row[0] if per_row else 0.0  # no turns: nothing to assign
 
         # --- Step level, returns (Eq. 5): G_{i,t} from the immediate rewards, penalties included.
         returns = {
@@ -61,7 +103,7 @@ def gigpo_advantages(
 
         # --- Step level, anchor groups (Eq. 6) and step advantages (Eq. 7).
         step_advantage = {i: [0.0] * len(trajectories[i].turns) for i in members}
-        for anchor_group in anchor_groups(trajectories, members):
+        for anchor_group in anchor_groups(trajectories, members, anchor=anchor, history_k=history_k):
             anchor_returns = [returns[i][t] for i, t in anchor_group]
             for (i, t), advantage in zip(anchor_group, group_normalise(anchor_returns, mode)):
                 step_advantage[i][t] = advantage
@@ -82,20 +124,26 @@ def discounted_returns(rewards: Sequence[float], gamma: float) -> list[float]:
     return returns
 
 
-def anchor_groups(trajectories: Sequence[Trajectory], members: Sequence[int]) -> list[list[TurnIndex]]:
+def anchor_groups(
+    trajectories: Sequence[Trajectory], members: Sequence[int], *, anchor: str = "state", history_k: int = 2
+) -> list[list[TurnIndex]]:
     """The step-level groups of one task group (Eq. 6), in order of first appearance.
 
-    Turns with equal `state_key` form one group, whichever trajectory and step they come from; a turn
-    with `state_key=None` (the env cannot say which state it is in) is a group of its own.
+    Turns with equal anchor key form one group, whichever trajectory and step they come from; a turn
+    without a key (the env cannot say which state it is in) is a group of its own. The key is the
+    turn's `state_key` (`anchor="state"`) or the tuple of the last `history_k` state keys up to its
+    own (`anchor="history_k"`, None if any of them is None).
     Only `members` (the group's trainable trajectories) are looked at, so groups never mix tasks.
     """
     groups: list[list[TurnIndex]] = []
-    group_of_key: dict[str, list[TurnIndex]] = {}
+    group_of_key: dict[object, list[TurnIndex]] = {}
     for i in members:
-        for t, turn in enumerate(trajectories[i].turns):
-            # The anchor key of a turn. `anchor: history_k` (HGPO-style, keyed by the last k state
-            # keys to avoid aliasing) would compute a different key here.
-            key = turn.state_key
+        state_keys = [turn.state_key for turn in trajectories[i].turns]
+        for t, state_key in enumerate(state_keys):
+            key: object = state_key
+            if anchor == "history_k":
+                window = tuple(state_keys[max(0, t - history_k + 1) : t + 1])
+                key = None if None in window else window
             if key is None:
                 groups.append([(i, t)])
             elif key in group_of_key:
@@ -106,15 +154,18 @@ def anchor_groups(trajectories: Sequence[Trajectory], members: Sequence[int]) ->
     return groups
 
 
-def step_group_sizes(trajectories: Sequence[Trajectory]) -> list[int]:
+def step_group_sizes(
+    trajectories: Sequence[Trajectory], *, anchor: str = "state", history_k: int = 2
+) -> list[int]:
     """Size of the anchor group of every trainable turn, trajectory by trajectory, turn by turn.
 
     The GiGPO health metric: if most turns sit in groups of size 1 the step level gives no signal
-    and GiGPO degrades to GRPO (the paper reports a size-1 share below 35%).
+    and GiGPO degrades to GRPO (the paper reports a size-1 share below 35%). Pass the run's `anchor`
+    and `history_k` to measure the groups it actually trains with.
     """
     size_of_turn: dict[TurnIndex, int] = {}
     for members in trainable_groups(trajectories).values():
-        for anchor_group in anchor_groups(trajectories, members):
+        for anchor_group in anchor_groups(trajectories, members, anchor=anchor, history_k=history_k):
             for turn_index in anchor_group:
                 size_of_turn[turn_index] = len(anchor_group)
     return [

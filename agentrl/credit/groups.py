@@ -36,6 +36,12 @@ def check_number(parameter: str, value: object, low: float = -math.inf, high: fl
         raise ValueError(f"invalid {parameter}={value!r}; must be a number in [{low}, {high}]")
 
 
+def check_integer(parameter: str, value: object, low: int) -> None:
+    """Reject a config value that is not an integer ≥ `low` (bools and integral floats included)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ValueError(f"invalid {parameter}={value!r}; must be an integer ≥ {low}")
+
+
 def trainable_groups(trajectories: Sequence[Trajectory]) -> dict[str, list[int]]:
     """Indices of the trainable trajectories of each group, groups and members in input order.
 

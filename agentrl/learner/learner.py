@@ -1,7 +1,9 @@
 """The learner: recompute log-probs of the sampled action tokens, apply the policy loss, step AdamW.
 
-The loss is a token mean over *all* action tokens of the step, so micro-batches only change how the
-sum is split, never its value: 1 micro-batch × 8 accumulation steps equals 8 × 1 up to float error.
+The loss is aggregated over *all* action tokens of the step (a token mean by default; see
+`agentrl.losses.aggregation` for the other modes), with weights and a divisor computed once per step,
+so micro-batches only change how the sum is split, never its value: 1 micro-batch × 8 accumulation
+steps equals 8 × 1 up to float error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import torch
 from transformers import PreTrainedModel
 
 from agentrl.learner.packing import MicroBatch, collate, pack_micro_batches, training_sequences
-from agentrl.losses.ppo import entropy_from_logits, low_var_kl, ppo_clip_loss
+from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
+from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl, ppo_clip_loss
 from agentrl.losses.ratios import RATIO_LEVELS, segment_ids, truncated_discrepancy_weight
 from agentrl.types import Trajectory
 
@@ -44,8 +47,27 @@ class LearnerSettings:
     """Dual-clip bound c > 1 for negative advantages (3 is typical); None turns it off."""
     tis_cap: float | None = 2.0
     """Truncation C of the off-policy weight π_old/μ (sampler vs learner); None turns the weight off."""
+    aggregation: str = "token_mean"
+    """How per-token losses become the step loss: `token_mean` (every token alike), `seq_mean_token_sum`,
+    `seq_mean_token_mean` (every trajectory alike, original GRPO) or `constant` (Dr. GRPO: trajectory
+    sums divided by `constant_length`). See agentrl/losses/aggregation.py."""
+    constant_length: int | None = None
+    """The fixed length L of `aggregation: constant` (the generation budget of a trajectory)."""
+    clip_bias_correction: bool = False
+    """S-PPO / ST-PPO: weight each turn's loss (the trajectory's at ratio_level sequence) by the share of
+    its tokens whose token ratio is inside the clip range, so turns with clipped tokens count less. See
+    `agentrl.losses.ppo.clip_bias_weight` (our reading of the paper; its exact form is unverified)."""
 
     def __post_init__(self) -> None:
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(
+                f"learner.aggregation must be one of {', '.join(AGGREGATIONS)}, got {self.aggregation!r}"
+            )
+        if self.aggregation == "constant" and (self.constant_length is None or self.constant_length <= 0):
+            raise ValueError(
+                f"learner.aggregation=constant needs learner.constant_length > 0 (the max trajectory length "
+                f"in action tokens), got {self.constant_length}"
+            )
         if self.ratio_level not in RATIO_LEVELS:
             raise ValueError(
                 f"learner.ratio_level must be one of {', '.join(RATIO_LEVELS)}, got {self.ratio_level!r}"
@@ -126,17 +148,28 @@ class Learner:
         if total_tokens == 0:
             return {"trained_tokens": 0.0}
         micro_batches = [collate(g, self.pad_token_id) for g in pack_micro_batches(sequences, self.settings.micro_batch_tokens)]
+        # §3.4: weights and divisor come from the whole step, so splitting it cannot change the loss.
+        normaliser = step_normaliser(
+            self.settings.aggregation, [s.action_tokens for s in sequences], self.settings.constant_length
+        )
+        weights = {s.trajectory_index: w for s, w in zip(sequences, normaliser.sequence_weights, strict=True)}
         old_logprobs = self._old_logprobs(micro_batches)
         self.model.eval()  # dropout off: the sampler's numbers must be reproducible here
         sums = dict.fromkeys(
-            ("loss", "clipped", "clipped_turns", "turns", "entropy", "kl", "ratio", "behaviour_gap", "tis_weight"),
+            (
+                "loss", "clipped", "clipped_turns", "turns", "entropy", "kl", "ratio", "behaviour_gap",
+                "tis_weight", "clip_bias_weight",
+            ),
             0.0,
         )
         grad_norm = torch.tensor(0.0)
         for _ in range(self.settings.epochs):
             self.optimizer.zero_grad(set_to_none=True)
             for index, batch in enumerate(micro_batches):
-                step_sums = self._accumulate(batch, old_logprobs[index] if old_logprobs else None, total_tokens)
+                row_weights = torch.tensor([weights[s.trajectory_index] for s in batch.sequences])
+                step_sums = self._accumulate(
+                    batch, old_logprobs[index] if old_logprobs else None, row_weights, normaliser.divisor
+                )
                 for key, value in step_sums.items():
                     sums[key] += value
             grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
@@ -151,6 +184,7 @@ class Learner:
             "ratio_mean": per_token_mean["ratio"],
             "behaviour_logprob_gap": per_token_mean["behaviour_gap"],
             "tis_weight_mean": per_token_mean["tis_weight"],
+            "clip_bias_weight_mean": per_token_mean["clip_bias_weight"],
             "grad_norm": float(grad_norm),
             "trained_tokens": float(total_tokens),
             "micro_batches": float(len(micro_batches)),
@@ -165,7 +199,9 @@ class Learner:
         self.model.eval()
         return [self._action_logits(self.model, batch).logprobs.detach() for batch in micro_batches]
 
-    def _accumulate(self, batch: MicroBatch, old: torch.Tensor | None, total_tokens: int) -> dict[str, float]:
+    def _accumulate(
+        self, batch: MicroBatch, old: torch.Tensor | None, row_weights: torch.Tensor, divisor: float
+    ) -> dict[str, float]:
         settings = self.settings
         current = self._action_logits(self.model, batch)
         old_logprobs = current.logprobs.detach() if old is None else old
@@ -187,6 +223,15 @@ class Learner:
         # policy-gradient term only (as verl's TIS does), not the entropy or KL regularisers.
         tis_weight = truncated_discrepancy_weight(old_logprobs, behaviour, settings.tis_cap, ratio_segments)
         per_token = tis_weight * surrogate.loss
+        turn_segments = segment_ids("turn", rows, turns)
+        bias_weight = torch.ones_like(per_token)
+        if settings.clip_bias_correction:
+            # §3.3: the unit is the turn, or the whole trajectory when the ratio is per sequence.
+            unit = ratio_segments if settings.ratio_level == "sequence" else turn_segments
+            bias_weight = clip_bias_weight(
+                current.logprobs, old_logprobs, unit, settings.clip_eps_low, settings.clip_eps_high
+            )
+            per_token = bias_weight * per_token
         entropy = entropy_from_logits(current.logits)
         if settings.entropy_coef:
             per_token = per_token - settings.entropy_coef * entropy
@@ -196,9 +241,9 @@ class Learner:
                 reference = self._action_logits(self.reference, batch).logprobs
             kl = low_var_kl(current.logprobs, reference)
             per_token = per_token + settings.kl_coef * kl
-        loss = per_token.sum() / total_tokens  # token mean over the whole step (see module docstring)
+        token_weights = row_weights.to(self.device)[rows]  # §3.4 aggregation, step-wide (module docstring)
+        loss = (per_token * token_weights).sum() / divisor
         loss.backward()
-        turn_segments = segment_ids("turn", rows, turns)
         return {
             "loss": float(loss.detach()),
             "clipped": float(surrogate.clipped.sum()),
@@ -210,4 +255,5 @@ class Learner:
             "ratio": float(surrogate.ratio.detach().sum()),
             "behaviour_gap": float((old_logprobs - behaviour).abs().sum()),
             "tis_weight": float(tis_weight.sum()),
+            "clip_bias_weight": float(bias_weight.sum()),
         }

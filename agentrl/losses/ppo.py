@@ -64,3 +64,29 @@ def low_var_kl(logprobs: torch.Tensor, ref_logprobs: torch.Tensor) -> torch.Tens
     unbiased, always ≥ 0, and low-variance. Clamped as in verl to keep rare outliers finite."""
     log_ratio = torch.clamp(ref_logprobs - logprobs, -20.0, 20.0)
     return torch.clamp(torch.exp(log_ratio) - log_ratio - 1.0, -10.0, 10.0)
+
+
+@torch.no_grad()
+def clip_bias_weight(
+    logprobs: torch.Tensor,
+    old_logprobs: torch.Tensor,
+    segments: torch.Tensor,
+    eps_low: float = 0.2,
+    eps_high: float = 0.2,
+) -> torch.Tensor:
+    """Clipping-bias correction (S-PPO / ST-PPO, arXiv 2511.20718; ALGORITHMS.md §3.3), per token.
+
+    Each segment (a turn, or the whole trajectory at the sequence ratio level) is weighted by the share
+    of its tokens whose *token* ratio π_θ/π_old lies inside [1−ε_low, 1+ε_high]: 1 while no token of
+    it would be clipped, less as more of it drifts off-policy. Why token ratios: a segment whose shared
+    ratio is itself clipped has no gradient anyway, so the bias to correct is in segments whose mean
+    ratio is still inside the range while some of their tokens are far outside it.
+    Ours: the paper normalises a turn's contribution by its "unclipped fraction"; this exact form is our
+    reading, unverified against the authors' code. A constant multiplier: gradients are stopped.
+    """
+    count = int(segments.max()) + 1 if segments.numel() else 0
+    token_ratio = torch.exp(logprobs - old_logprobs)
+    inside = ((token_ratio >= 1.0 - eps_low) & (token_ratio <= 1.0 + eps_high)).to(logprobs.dtype)
+    zeros = torch.zeros(count, dtype=logprobs.dtype, device=logprobs.device)
+    share = zeros.index_add(0, segments, inside) / zeros.index_add(0, segments, torch.ones_like(inside))
+    return share[segments]

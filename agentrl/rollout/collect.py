@@ -43,12 +43,14 @@ async def collect_groups(
     settings: RolloutSettings,
     run_seed: int,
     step: int,
+    first_group: int = 0,
 ) -> tuple[list[Trajectory], BatcherStats]:
     """`group_size` episodes of every task, all running at once; trajectories come back grouped
-    (all members of task 0, then task 1, ...)."""
+    (all members of task 0, then task 1, ...). Groups are numbered from `first_group`, which sets
+    their ids and random streams, so later batches of the same step never repeat earlier ones."""
     async with GenerationBatcher(policy, settings.max_batch_size, settings.max_wait_s) as batcher:
         episodes = []
-        for group, task in enumerate(tasks):
+        for group, task in enumerate(tasks, start=first_group):
             for member in range(settings.group_size):
                 generator = torch.Generator().manual_seed(episode_seed(run_seed, step, group, member))
                 episodes.append(

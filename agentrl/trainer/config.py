@@ -60,6 +60,20 @@ class RolloutConfig:
     max_wait_s: float = 0.02
     """How long the batcher waits for busy episodes before generating for those already waiting."""
     env_step_timeout_s: float = 60.0
+    filter: str = "none"
+    """`zero_variance`: drop groups whose trainable members all share one outcome reward and refill the
+    step from new tasks (DAPO dynamic sampling); `none` trains on every group."""
+    max_refill_rounds: int = 3
+    """With `filter: zero_variance`, at most this many extra sampling rounds per step; then the step
+    trains on the informative groups it has (logged as `refill_rounds`)."""
+
+    def __post_init__(self) -> None:
+        from agentrl.trainer.filtering import FILTERS
+
+        if self.filter not in FILTERS:
+            raise ValueError(f"rollout.filter must be one of {', '.join(FILTERS)}, got {self.filter!r}")
+        if self.max_refill_rounds < 0:
+            raise ValueError(f"rollout.max_refill_rounds must be >= 0, got {self.max_refill_rounds}")
 
 
 @dataclass
@@ -87,6 +101,9 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    rewards: list[dict[str, Any]] = field(default_factory=list)
+    """Reward transforms run in this order before credit assignment (`agentrl.credit.rewards`), e.g.
+    `[{name: otc_grpo, alpha: 1.0, c: 1.0}]`; empty: the environment's rewards unchanged."""
 
 
 class ConfigError(ValueError):
@@ -195,6 +212,8 @@ def _explain_unknown_key(full_key: str) -> str:
     if target is dict:
         return f"'{section}' is free-form: add a new key with '+{full_key}=...'"
     valid = [f.name for f in fields(target)] if is_dataclass(target) else []
+    if key in valid:  # a schema field no config file sets (e.g. `rewards`): hydra needs '+' to add it
+        return f"'{full_key}' is not set by any config file: add it with '+{full_key}=...'"
     hint = difflib.get_close_matches(key, valid, n=1)
     did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
     where = f"in '{section}'" if section else "at the top level"
@@ -216,6 +235,7 @@ def _check_values(config: TrainConfig) -> None:
         if value <= 0:
             raise ConfigError(f"{key} must be positive, got {value}")
     _check_algo(config.algo)
+    _check_rewards(config.rewards)
     if config.model.temperature <= 0:
         raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
     if config.model.path is not None and not (Path(config.model.path) / "config.json").is_file():
@@ -234,6 +254,16 @@ def _check_algo(algo: AlgoConfig) -> None:
         compute_advantages([], algo.name, **algo.params)
     except (TypeError, ValueError) as error:
         raise ConfigError(f"algo={algo.name}: {error}") from None
+
+
+def _check_rewards(entries: list[dict[str, Any]]) -> None:
+    """Parse the transform list now, so an unknown transform or parameter fails at start-up."""
+    from agentrl.credit.rewards import parse_reward_transforms
+
+    try:
+        parse_reward_transforms(entries)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def load_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> tuple[TrainConfig, str]:

@@ -9,11 +9,14 @@ in the checkpoint; metrics and trajectories of steps after the checkpoint are re
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from dataclasses import dataclass
 
 import torch
 
 from agentrl.credit import assign_advantages
+from agentrl.credit.rewards import RewardPipeline, reward_metrics
 from agentrl.env.protocol import EnvSpec
 from agentrl.env.registry import make_env_spec
 from agentrl.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
@@ -21,15 +24,19 @@ from agentrl.learner.learner import Learner
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.hf import HFPolicy
 from agentrl.policy.loading import load_model_and_tokenizer
+from agentrl.rollout.batcher import BatcherStats
 from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits
 from agentrl.store.run_dir import RunDir
 from agentrl.trainer.config import ConfigError, TrainConfig
 from agentrl.trainer.evaluate import evaluate
+from agentrl.trainer.filtering import drop_zero_variance_groups
 from agentrl.trainer.loop_state import TrainingRun
 from agentrl.trainer.metrics import step_metrics
 from agentrl.trainer.progress import StepReporter
-from agentrl.types import Task
+from agentrl.types import Task, Trajectory
+
+logger = logging.getLogger(__name__)
 
 
 def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
@@ -59,6 +66,7 @@ def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
         max_wait_s=config.rollout.max_wait_s,
     )
     run = TrainingRun(config, spec, run_dir, policy, learner, chat, rollout)
+    run.rewards = RewardPipeline.from_config(config.rewards)
     if config.trainer.resume:
         _resume(run)
     return run
@@ -74,6 +82,7 @@ def _resume(run: TrainingRun) -> None:
     run.step = int(state["step"])
     run.task_cursor = int(state["task_cursor"])
     run.policy.version = int(state["policy_version"])
+    run.rewards.load_state_dict(state.get("rewards", {}))
     run.run_dir.truncate_metrics(run.step)
 
 
@@ -83,27 +92,91 @@ def next_tasks(spec: EnvSpec, cursor: int, count: int) -> list[Task]:
     return [spec.task("train", (cursor + i) % total if total else cursor + i) for i in range(count)]
 
 
+@dataclass(frozen=True)
+class StepRollout:
+    trajectories: list[Trajectory]
+    """Everything sampled this step, every refill round included (metrics and the trajectory file)."""
+    trained: list[Trajectory]
+    """What the learner gets: `trajectories` itself without a filter, the informative groups with one."""
+    generation: BatcherStats
+    tasks_used: int
+    """How far the task cursor moves: every task sampled, kept or not."""
+    filtered_groups: int = 0
+    refill_rounds: int = 0
+
+
+def collect_step(run: TrainingRun, step: int) -> StepRollout:
+    """The step's groups, with the configured reward transforms already applied (so the filter
+    judges the rewards that will be trained on). With `rollout.filter: zero_variance`, groups without
+    reward variance are dropped and new tasks (continuing the cursor) are sampled for the missing
+    ones, at most `rollout.max_refill_rounds` times; the step then trains on what it has."""
+    config = run.config
+    wanted = config.rollout.tasks_per_step
+    trajectories: list[Trajectory] = []
+    trained: list[Trajectory] = []
+    generations: list[BatcherStats] = []
+    sampled, kept_groups, dropped, rounds = 0, 0, 0, 0
+    while True:
+        tasks = next_tasks(run.spec, run.task_cursor + sampled, wanted - kept_groups)
+        batch, generation = asyncio.run(
+            collect_groups(
+                run.spec, config.env.name, tasks, run.chat, run.policy, run.rollout, config.trainer.seed, step,
+                first_group=sampled,
+            )
+        )
+        batch, _ = run.rewards.apply(batch)
+        sampled += len(tasks)
+        trajectories += batch
+        generations.append(generation)
+        if config.rollout.filter == "none":
+            trained, kept_groups = trajectories, wanted
+            break
+        filtered = drop_zero_variance_groups(batch)
+        trained += filtered.kept
+        kept_groups, dropped = kept_groups + filtered.kept_groups, dropped + filtered.dropped_groups
+        if kept_groups >= wanted or rounds >= config.rollout.max_refill_rounds:
+            break
+        rounds += 1
+    if kept_groups < wanted:
+        logger.warning(
+            "step %d: %d of %d groups have reward variance after %d refill rounds (rollout.max_refill_rounds); "
+            "training on those", step, kept_groups, wanted, rounds,
+        )
+    merged = BatcherStats(
+        batches=sum(g.batches for g in generations),
+        requests=sum(g.requests for g in generations),
+        generated_tokens=sum(g.generated_tokens for g in generations),
+        generate_seconds=sum(g.generate_seconds for g in generations),
+        batch_sizes=[size for g in generations for size in g.batch_sizes],
+    )
+    return StepRollout(trajectories, trained, merged, sampled, filtered_groups=dropped, refill_rounds=rounds)
+
+
 def train_step(run: TrainingRun) -> dict[str, object]:
     config = run.config
     step = run.step + 1
-    tasks = next_tasks(run.spec, run.task_cursor, config.rollout.tasks_per_step)
 
     started = time.perf_counter()
-    trajectories, generation = asyncio.run(
-        collect_groups(run.spec, config.env.name, tasks, run.chat, run.policy, run.rollout, config.trainer.seed, step)
-    )
+    rollout = collect_step(run, step)
+    trajectories, generation = rollout.trajectories, rollout.generation
     rollout_seconds = time.perf_counter() - started
 
-    assign_advantages(trajectories, config.algo.name, **config.algo.params)
+    trained = rollout.trained
+    # Only the trained groups get advantages: a dropped group's file entry then says it was not trained.
+    assign_advantages(trained, config.algo.name, **config.algo.params)
     started = time.perf_counter()
-    learner_stats = run.learner.update(trajectories)
+    learner_stats = run.learner.update(trained)
     learn_seconds = time.perf_counter() - started
     run.policy.version += 1
 
-    run.step, run.task_cursor = step, run.task_cursor + len(tasks)
+    run.step, run.task_cursor = step, run.task_cursor + rollout.tasks_used
     if config.trainer.save_trajectories:
         run.run_dir.write_step_trajectories(step, trajectories)
-    metrics = step_metrics(trajectories, learner_stats, generation, rollout_seconds, learn_seconds)
+    anchor_options = {k: v for k, v in config.algo.params.items() if k in ("anchor", "history_k")}
+    metrics = step_metrics(trajectories, learner_stats, generation, rollout_seconds, learn_seconds, anchor_options)
+    metrics |= {"filtered_groups": rollout.filtered_groups, "refill_rounds": rollout.refill_rounds}
+    if run.rewards.transforms:
+        metrics |= reward_metrics(trajectories)
     if config.trainer.eval_every and (step % config.trainer.eval_every == 0 or step == config.trainer.steps):
         metrics |= evaluate(run, config.trainer.eval_tasks)
     run.run_dir.append_metrics(step, metrics)
@@ -113,7 +186,8 @@ def train_step(run: TrainingRun) -> dict[str, object]:
             step,
             run.learner.model,
             run.learner.optimizer,
-            {"task_cursor": run.task_cursor, "policy_version": run.policy.version},
+            {"task_cursor": run.task_cursor, "policy_version": run.policy.version}
+            | ({"rewards": run.rewards.state_dict()} if run.rewards.transforms else {}),
             keep=config.trainer.keep_checkpoints,
         )
     return metrics

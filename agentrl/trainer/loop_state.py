@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from agentrl.credit.rewards import RewardPipeline
 from agentrl.env.protocol import EnvSpec
 from agentrl.learner.learner import Learner
 from agentrl.policy.chat_context import ChatContext
@@ -26,3 +27,5 @@ class TrainingRun:
     rollout: RolloutSettings
     step: int = 0
     task_cursor: int = 0
+    rewards: RewardPipeline = field(default_factory=RewardPipeline)
+    """The configured reward transforms and their cross-step state (saved in checkpoints)."""

@@ -28,7 +28,10 @@ def step_metrics(
     generation: BatcherStats,
     rollout_seconds: float,
     learn_seconds: float,
+    anchor_options: dict[str, object] | None = None,
 ) -> dict[str, object]:
+    """`anchor_options` (GiGPO's `anchor`, `history_k`) make the step-group histogram count the
+    anchor groups the credit assigner actually used."""
     rewards = [t.outcome_reward for t in trajectories if t.trainable]
     turns = [len(t.turns) for t in trajectories]
     all_turns = [turn for t in trajectories for turn in t.turns]
@@ -43,7 +46,9 @@ def step_metrics(
         "infra_failures": sum(t.failure in ("infra", "timeout") for t in trajectories),
         "context_limit_hits": sum(t.termination == "context_limit" for t in trajectories),
         "zero_variance_group_share": zero_variance_group_share(trajectories),
-        "step_group_size_histogram": step_group_size_histogram(step_group_sizes(trajectories)),
+        "step_group_size_histogram": step_group_size_histogram(
+            step_group_sizes(trajectories, **(anchor_options or {}))
+        ),
         **learner_stats,
         "generated_tokens": generation.generated_tokens,
         "generate_tokens_per_s": generation.generated_tokens / generate_seconds if generate_seconds else 0.0,

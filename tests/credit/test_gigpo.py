@@ -23,6 +23,7 @@ def make_trajectory(
 ) -> Trajectory:
     return episode(outcome, rewards, states, group_id=group_id, failure=failure)
 
+
 def hand_group() -> list[Trajectory]:
     """Three episodes of one task through states s0, s1, s2; b's first action was invalid (−0.1)."""
     return [
@@ -219,3 +220,137 @@ def test_registered_under_gigpo() -> None:
 def test_invalid_parameters_name_themselves(params: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         gigpo_advantages(hand_group(), **params)  # type: ignore[arg-type]
+
+
+# --- episode_stats: per_step (the reference code's turn-weighted episode statistics) ------------------
+
+
+def test_per_step_episode_stats_hand_example() -> None:
+    # Rows, one per turn: a (2 turns) R=1, b (3) R=1, c (2) R=0 → [1, 1, 1, 1, 1, 0, 0], mean 5/7.
+    # mean:     A^E = [2/7, 2/7, −5/7] = [0.2857143, 0.2857143, −0.7142857]
+    # mean_std: std = sqrt((5 · 4/49 + 2 · 25/49) / 6) = sqrt(5/21) = 0.4879500
+    #           A^E = [2/7, 2/7, −5/7] / 0.4879510 = [0.5855388, 0.5855388, −1.4638471]
+    # (per_trajectory gives [1/3, 1/3, −2/3]: the long episode b pulls the mean towards R = 1.)
+    mean = gigpo_advantages(hand_group(), mode="mean", omega=0.0, episode_stats="per_step")
+    assert mean == [[pytest.approx(2 / 7)] * 2, [pytest.approx(2 / 7)] * 3, [pytest.approx(-5 / 7)] * 2]
+    mean_std = gigpo_advantages(hand_group(), mode="mean_std", omega=0.0, episode_stats="per_step")
+    assert mean_std[0] == pytest.approx([0.5855388] * 2, abs=1e-6)
+    assert mean_std[1] == pytest.approx([0.5855388] * 3, abs=1e-6)
+    assert mean_std[2] == pytest.approx([-1.4638471] * 2, abs=1e-6)
+
+
+def test_per_step_episode_stats_leave_the_step_level_alone() -> None:
+    # The step level does not depend on episode_stats: the difference is A^E's alone.
+    per_step = gigpo_advantages(hand_group(), mode="mean", gamma=0.5, episode_stats="per_step")
+    per_trajectory = gigpo_advantages(hand_group(), mode="mean", gamma=0.5)
+    shift = [2 / 7 - 1 / 3, 2 / 7 - 1 / 3, -5 / 7 + 2 / 3]
+    for new, old, delta in zip(per_step, per_trajectory, shift, strict=True):
+        assert new == pytest.approx([value + delta for value in old], abs=1e-12)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_per_step_equals_per_trajectory_in_mean_mode_when_lengths_are_equal(seed: int) -> None:
+    rng = random.Random(seed)
+    trajectories = [make_trajectory(rng.random(), [0.0, 0.5, 1.0], ["s0", "s1", "s2"]) for _ in range(4)]
+    per_step = gigpo_advantages(trajectories, mode="mean", episode_stats="per_step")
+    per_trajectory = gigpo_advantages(trajectories, mode="mean")
+    for new, old in zip(per_step, per_trajectory, strict=True):
+        assert new == pytest.approx(old, abs=1e-12)
+
+
+def test_per_step_with_an_empty_episode() -> None:
+    # An episode without turns contributes no rows and gets no per-turn advantages.
+    trajectories = [
+        make_trajectory(1.0, [0.0], ["s0"]),
+        make_trajectory(0.0, [], []),
+        make_trajectory(0.0, [0.0], ["s0"]),
+    ]
+    assert gigpo_advantages(trajectories, mode="mean", episode_stats="per_step") == [[0.5], [], [-0.5]]
+
+
+# --- anchor: history_k (HGPO-style anchor keys) -------------------------------------------------------
+
+
+def aliased_group() -> list[Trajectory]:
+    """s1 is reached from s0 by a and b but from s2 by c: one state, two histories."""
+    return [
+        make_trajectory(0.0, [0.0, 1.0], ["s0", "s1"]),  # a
+        make_trajectory(0.0, [0.0, 0.0], ["s0", "s1"]),  # b
+        make_trajectory(0.0, [0.0, 1.0], ["s2", "s1"]),  # c
+    ]
+
+
+def test_history_k_separates_aliased_states() -> None:
+    # gamma = 1, mode = mean, equal outcomes → A^E = 0. Returns: a [1, 1], b [0, 0], c [1, 1].
+    # anchor=state:  s0 {a0: 1, b0: 0} → ±1/2; s2 {c0} → 0; s1 {a1: 1, b1: 0, c1: 1}, mean 2/3
+    #                → [1/3, −2/3, 1/3].
+    # history_k=2:   (s0,) and (s2,) as above; (s0, s1) {a1, b1} → ±1/2; (s2, s1) {c1} → 0.
+    state = gigpo_advantages(aliased_group(), mode="mean", gamma=1.0)
+    assert state == [[0.5, pytest.approx(1 / 3)], [-0.5, pytest.approx(-2 / 3)], [0.0, pytest.approx(1 / 3)]]
+    history = gigpo_advantages(aliased_group(), mode="mean", gamma=1.0, anchor="history_k", history_k=2)
+    assert history == [[0.5, 0.5], [-0.5, -0.5], [0.0, 0.0]]
+    assert step_group_sizes(aliased_group(), anchor="history_k", history_k=2) == [2, 2, 2, 2, 1, 1]
+    assert step_group_sizes(aliased_group()) == [2, 3, 2, 3, 1, 3]
+
+
+def test_history_k_anchor_groups_by_hand() -> None:
+    # k = 2 keys: a (s0,) (s0,s1) (s1,s0); b (s0,) (s0,s1) (s1,None)→alone; c (s2,) (s2,s1).
+    trajectories = [
+        make_trajectory(0.0, [0.0] * 3, ["s0", "s1", "s0"]),
+        make_trajectory(0.0, [0.0] * 3, ["s0", "s1", None]),
+        make_trajectory(0.0, [0.0] * 2, ["s2", "s1"]),
+    ]
+    assert anchor_groups(trajectories, [0, 1, 2], anchor="history_k", history_k=2) == [
+        [(0, 0), (1, 0)],
+        [(0, 1), (1, 1)],
+        [(0, 2)],
+        [(1, 2)],
+        [(2, 0)],
+        [(2, 1)],
+    ]
+    # A None earlier in the window also makes a singleton: turn 1 of both episodes below is (None, s1).
+    after_none = [
+        make_trajectory(0.0, [0.0] * 2, [None, "s1"]),
+        make_trajectory(0.0, [0.0] * 2, [None, "s1"]),
+    ]
+    assert anchor_groups(after_none, [0, 1], anchor="history_k", history_k=2) == [
+        [(0, 0)],
+        [(0, 1)],
+        [(1, 0)],
+        [(1, 1)],
+    ]
+
+
+@pytest.mark.parametrize("mode", ["mean_std", "mean"])
+@pytest.mark.parametrize("seed", range(5))
+def test_history_one_is_the_state_anchor_exactly(mode: str, seed: int) -> None:
+    trajectories = random_groups(seed)
+    expected = gigpo_advantages(trajectories, mode=mode)
+    assert gigpo_advantages(trajectories, mode=mode, anchor="history_k", history_k=1) == expected
+
+
+@pytest.mark.parametrize("mode", ["mean_std", "mean"])
+@pytest.mark.parametrize("seed", range(3))
+def test_history_k_with_omega_zero_or_distinct_keys_is_grpo_exactly(mode: str, seed: int) -> None:
+    options = {"anchor": "history_k", "history_k": 3}
+    trajectories = random_groups(seed)
+    assert gigpo_advantages(trajectories, mode=mode, omega=0.0, **options) == grpo_advantages(
+        trajectories, norm=mode
+    )
+    distinct = random_groups(seed, distinct_keys=True)
+    assert gigpo_advantages(distinct, mode=mode, **options) == grpo_advantages(distinct, norm=mode)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"episode_stats": "per_turn"}, r"episode_stats='per_turn'.*'per_trajectory', 'per_step'"),
+        ({"anchor": "history"}, r"anchor='history'.*'state', 'history_k'"),
+        ({"history_k": 0}, r"history_k=0; must be an integer ≥ 1"),
+        ({"history_k": 2.0}, r"history_k=2\.0"),
+        ({"history_k": True}, r"history_k=True"),
+    ],
+)
+def test_invalid_new_options_name_themselves(params: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        gigpo_advantages([], **params)  # type: ignore[arg-type]

@@ -162,7 +162,7 @@ def test_check_choice_and_check_number_messages() -> None:
 
 
 def test_estimators_registered() -> None:
-    assert set(ADVANTAGE_ESTIMATORS) == {"grpo", "gigpo"}
+    assert set(ADVANTAGE_ESTIMATORS) == {"grpo", "gigpo", "turn_grpo", "tempo"}
 
 
 def test_unknown_algo_names_the_valid_ones() -> None:
@@ -174,7 +174,7 @@ def test_unknown_parameter_names_itself_and_the_valid_ones() -> None:
     with pytest.raises(
         TypeError,
         match=r"unknown parameter 'gama' \(did you mean 'gamma'\?\) for algo 'gigpo'; "
-        r"valid: gamma, mode, omega",
+        r"valid: anchor, episode_stats, gamma, history_k, mode, omega",
     ):
         compute_advantages([make_trajectory("g")], "gigpo", gama=0.9)
     with pytest.raises(TypeError, match=r"'omega'.*for algo 'grpo'; valid: baseline, norm"):

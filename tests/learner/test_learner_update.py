@@ -10,6 +10,7 @@ import torch
 
 from agentrl.learner.learner import Learner, LearnerSettings
 from agentrl.learner.packing import pack_micro_batches, training_sequences
+from agentrl.losses.aggregation import AGGREGATIONS
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import StepResult, Trajectory, Turn
 
@@ -35,15 +36,21 @@ def make_trajectories(tokenizer, count: int = 8) -> list[Trajectory]:
     return trajectories
 
 
-def accumulated_gradients(micro_batch_tokens: int, ratio_level: str = "token") -> dict[str, torch.Tensor]:
+def accumulated_gradients(
+    micro_batch_tokens: int, ratio_level: str = "token", sgd: bool = False, **overrides: object
+) -> dict[str, torch.Tensor]:
     """The gradient the update applied (left in `.grad` after the step). Compared instead of the new
     weights because Adam's first step is ≈ lr·sign(g), which turns float noise on a near-zero
     gradient into a full-size difference. The made-up behaviour log-probs (−1) are far from the
     model's, so the truncated off-policy weight is active and differs between ratio levels."""
     tokenizer = build_tiny_tokenizer(WORDS)
     model = build_tiny_model(tokenizer, TinyModelShape(hidden_size=32, num_heads=2, intermediate_size=64), seed=1)
-    settings = LearnerSettings(micro_batch_tokens=micro_batch_tokens, entropy_coef=0.01, ratio_level=ratio_level)
+    settings = LearnerSettings(
+        micro_batch_tokens=micro_batch_tokens, entropy_coef=0.01, ratio_level=ratio_level, **overrides  # type: ignore[arg-type]
+    )
     learner = Learner(model, tokenizer.pad_token_id, settings)
+    if sgd:  # linear in the gradient, so float noise in epoch 1 stays noise in epoch 2 (unlike Adam's sign)
+        learner.optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr)
     trajectories = make_trajectories(tokenizer)
     micro_batches = pack_micro_batches(training_sequences(trajectories), micro_batch_tokens)
     stats = learner.update(trajectories)
@@ -58,6 +65,33 @@ def test_eight_micro_batches_equal_one(ratio_level: str) -> None:
     assert any(g.abs().sum() > 0 for g in all_in_one.values())
     for name in one_row_each:
         torch.testing.assert_close(one_row_each[name], all_in_one[name], atol=1e-7, rtol=1e-4)
+
+
+@pytest.mark.parametrize("aggregation", AGGREGATIONS)
+@pytest.mark.parametrize("ratio_level", ["token", "turn"])
+def test_eight_micro_batches_equal_one_for_every_aggregation(aggregation: str, ratio_level: str) -> None:
+    one_row_each = accumulated_gradients(1, ratio_level, aggregation=aggregation, constant_length=5)
+    all_in_one = accumulated_gradients(10_000, ratio_level, aggregation=aggregation, constant_length=5)
+    for name in one_row_each:
+        torch.testing.assert_close(one_row_each[name], all_in_one[name], atol=1e-7, rtol=1e-4)
+
+
+def test_the_aggregation_changes_the_update() -> None:
+    token = accumulated_gradients(10_000, aggregation="token_mean")
+    sequence = accumulated_gradients(10_000, aggregation="seq_mean_token_mean")
+    assert any(not torch.allclose(token[name], sequence[name]) for name in token)
+
+
+@pytest.mark.parametrize("ratio_level", ["token", "turn", "sequence"])
+def test_eight_micro_batches_equal_one_with_clip_bias_correction(ratio_level: str) -> None:
+    """The second epoch's gradient, after the first moved π_θ away from π_old enough to clip."""
+    settings = {"epochs": 2, "lr": 2.0, "clip_bias_correction": True, "sgd": True}
+    one_row_each = accumulated_gradients(1, ratio_level, **settings)
+    all_in_one = accumulated_gradients(10_000, ratio_level, **settings)
+    uncorrected = accumulated_gradients(10_000, ratio_level, **(settings | {"clip_bias_correction": False}))
+    assert any(not torch.allclose(all_in_one[name], uncorrected[name]) for name in all_in_one)  # clips fired
+    for name in one_row_each:
+        torch.testing.assert_close(one_row_each[name], all_in_one[name], atol=1e-6, rtol=1e-4)
 
 
 def test_the_ratio_level_changes_the_update() -> None:

@@ -71,8 +71,10 @@ def test_an_unknown_env_lists_the_installed_ones() -> None:
 
 
 def test_an_unknown_algo_lists_the_choices() -> None:
-    message = config_error(["algo=ppo"])
-    assert message == "unknown algo 'ppo'; choose one of: gigpo, grpo, rloo"
+    presets = sorted(p.stem for p in (Path(__file__).parents[2] / "configs" / "algo").glob("*.yaml"))
+    assert {"gigpo", "grpo", "rloo", "dapo"} <= set(presets)
+    message = config_error(["algo=gipgo"])
+    assert message == f"unknown algo 'gipgo' (did you mean 'gigpo'?); choose one of: {', '.join(presets)}"
 
 
 @pytest.mark.parametrize(
@@ -141,7 +143,7 @@ def test_bad_algo_params_fail_at_start_up(overrides: list[str], expected: str) -
 
 def test_an_unknown_section_lists_the_sections() -> None:
     assert config_error(["loss.entropy_coef=0.1"]) == (
-        "unknown config key 'loss'; valid keys at the top level: env, algo, learner, model, rollout, trainer"
+        "unknown config key 'loss'; valid keys at the top level: env, algo, learner, model, rollout, trainer, rewards"
     )
 
 
