@@ -71,7 +71,8 @@ class Turn:
     and chat-template tokens: never trained on); `action_ids` are the sampled tokens (trained on) with
     their `behaviour_logprobs` from the engine that sampled them under `policy_version`.
     `state_key` is the key of the state the decision was made in; `result` is what the environment
-    returned for the action.
+    returned for the action. `value` is the critic's V(h_t) of that state (PPO with a critic only),
+    written by the learner after the rollout and before credit assignment.
     """
 
     observation_ids: list[int]
@@ -84,6 +85,7 @@ class Turn:
     state_key: str | None = None
     result: StepResult | None = None
     failure: FailureKind | None = None
+    value: float | None = None
 
     @property
     def reward(self) -> float:

@@ -12,6 +12,7 @@ import difflib
 import inspect
 from collections.abc import Callable, Sequence
 
+from agentrl.credit.gae import turn_gae_advantages
 from agentrl.credit.gigpo import gigpo_advantages, step_group_sizes
 from agentrl.credit.groups import check_group_identity, zero_variance_group_share
 from agentrl.credit.grpo import grpo_advantages
@@ -29,7 +30,13 @@ ADVANTAGE_ESTIMATORS: dict[str, AdvantageEstimator] = {
     "gigpo": gigpo_advantages,
     "turn_grpo": turn_level_advantages,
     "tempo": tempo_advantages,
+    "turn_ppo": turn_gae_advantages,
 }
+
+CRITIC_ALGOS: frozenset[str] = frozenset({"turn_ppo"})
+"""Estimators that read the critic's `turn.value`: for these the learner owns a value head, scores the
+turns before credit assignment and adds the value loss (derived from the algo, so the two can never
+disagree in a config)."""
 
 
 def compute_advantages(trajectories: Sequence[Trajectory], algo: str, **params: object) -> Advantages:
@@ -73,6 +80,7 @@ def _check_parameter_names(algo: str, estimator: AdvantageEstimator, params: dic
 
 __all__ = [
     "ADVANTAGE_ESTIMATORS",
+    "CRITIC_ALGOS",
     "Advantages",
     "assign_advantages",
     "check_group_identity",
@@ -81,6 +89,7 @@ __all__ = [
     "grpo_advantages",
     "step_group_sizes",
     "tempo_advantages",
+    "turn_gae_advantages",
     "turn_level_advantages",
     "zero_variance_group_share",
 ]

@@ -6,6 +6,8 @@ and only then is the directory renamed to `step_NNNNNN`. A kill at any moment le
 
     model.safetensors   weights; tied tensors (embeddings/lm_head) are stored once by safetensors'
                         save_model and re-tied by load_model
+    value_head.safetensors  the critic's value head (agentrl/learner/critic.py), only for algorithms
+                        with a critic; its moments are in optimizer.pt, which covers both
     optimizer.pt        optimizer.state_dict()
     rng.pt              python `random`, numpy (if installed), torch CPU and CUDA generator states
     state.json          {"step": 12, **trainer_state}: task cursor and whatever else the trainer needs
@@ -44,6 +46,7 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     trainer_state: dict[str, Any],
     keep: int = 2,
+    value_head: torch.nn.Module | None = None,
 ) -> Path:
     """Write `directory/step_NNNNNN/` atomically and delete all but the newest `keep` checkpoints."""
     if keep < 1:
@@ -66,6 +69,8 @@ def save_checkpoint(
     temp = Path(tempfile.mkdtemp(dir=directory, prefix=f"{TEMP_PREFIX}{final.name}-"))
     try:
         save_model(model, str(temp / "model.safetensors"), force_contiguous=True)
+        if value_head is not None:
+            save_model(value_head, str(temp / "value_head.safetensors"), force_contiguous=True)
         torch.save(optimizer.state_dict(), temp / "optimizer.pt")
         torch.save(_rng_states(), temp / "rng.pt")
         (temp / "state.json").write_text(state_json + "\n", encoding="utf-8")
@@ -94,14 +99,28 @@ def latest_checkpoint(directory: Path) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore weights, optimizer and RNG states in place; return the trainer state (with "step")."""
+def load_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    value_head: torch.nn.Module | None = None,
+) -> dict[str, Any]:
+    """Restore weights (and the value head's, when given), optimizer and RNG states in place; return the
+    trainer state (with "step"). A checkpoint with a value head resumes only a run with one, and back."""
     path = Path(path)
     if not (path / "state.json").is_file():
         raise FileNotFoundError(
             f"{path} is not a complete checkpoint (no state.json); use latest_checkpoint()"
         )
+    has_value_head = (path / "value_head.safetensors").is_file()
+    if has_value_head != (value_head is not None):
+        raise ValueError(
+            f"{path} {'holds' if has_value_head else 'has no'} critic value head but the run "
+            f"{'has none' if has_value_head else 'needs one'}; resume with the algo the checkpoint was trained with"
+        )
     load_model(model, str(path / "model.safetensors"), strict=True)
+    if value_head is not None:
+        load_model(value_head, str(path / "value_head.safetensors"), strict=True)
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
     _restore_rng_states(torch.load(path / "rng.pt", weights_only=True))
     return json.loads((path / "state.json").read_text(encoding="utf-8"))

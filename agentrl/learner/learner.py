@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from transformers import PreTrainedModel
 
+from agentrl.learner.critic import ValueHead, clipped_value_loss, explained_variance
 from agentrl.learner.packing import MicroBatch, collate, pack_micro_batches, training_sequences
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
 from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl, ppo_clip_loss
@@ -57,6 +58,12 @@ class LearnerSettings:
     """S-PPO / ST-PPO: weight each turn's loss (the trajectory's at ratio_level sequence) by the share of
     its tokens whose token ratio is inside the clip range, so turns with clipped tokens count less. See
     `agentrl.losses.ppo.clip_bias_weight` (our reading of the paper; its exact form is unverified)."""
+    value_coef: float = 0.5
+    """Weight of the critic's value loss in the step loss (algorithms with a critic only, e.g. turn_ppo);
+    the logged `loss` includes it, `value_loss` is logged on its own."""
+    value_clip: float | None = 0.2
+    """ε_v of the clipped value loss: a value moves at most this far from its rollout value per update
+    before its gradient stops; None turns the clip off."""
 
     def __post_init__(self) -> None:
         if self.aggregation not in AGGREGATIONS:
@@ -76,25 +83,41 @@ class LearnerSettings:
             raise ValueError(f"learner.dual_clip must be > 1 (3 is typical) or null, got {self.dual_clip}")
         if self.tis_cap is not None and self.tis_cap <= 0.0:
             raise ValueError(f"learner.tis_cap must be > 0 (2 is typical) or null, got {self.tis_cap}")
+        if self.value_coef < 0.0:
+            raise ValueError(f"learner.value_coef must be ≥ 0 (0.5 is typical), got {self.value_coef}")
+        if self.value_clip is not None and self.value_clip <= 0.0:
+            raise ValueError(f"learner.value_clip must be > 0 (0.2 is typical) or null, got {self.value_clip}")
 
 
 @dataclass(frozen=True)
 class _ActionLogits:
     logprobs: torch.Tensor
     logits: torch.Tensor
+    values: torch.Tensor | None = None
+    """The critic's V(h_t) at the batch's turn boundaries (flat, row-major); None without a critic."""
 
 
 class Learner:
     def __init__(
-        self, model: PreTrainedModel, pad_token_id: int, settings: LearnerSettings, temperature: float = 1.0
+        self,
+        model: PreTrainedModel,
+        pad_token_id: int,
+        settings: LearnerSettings,
+        temperature: float = 1.0,
+        critic: bool = False,
     ) -> None:
         self.model = model
         self.pad_token_id = pad_token_id
         self.settings = settings
         self.temperature = temperature
         """The sampler's temperature: log-probs must be of the distribution the tokens were drawn from."""
+        self.critic = ValueHead(model.config.hidden_size).to(self.device) if critic else None
+        """The value head on the policy's trunk (agentrl/learner/critic.py), for algorithms in
+        `agentrl.credit.CRITIC_ALGOS`; None otherwise, and then nothing below changes."""
         self.optimizer = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad], lr=settings.lr, weight_decay=settings.weight_decay
+            [p for p in self._trained_parameters() if p.requires_grad],
+            lr=settings.lr,
+            weight_decay=settings.weight_decay,
         )
         # The KL anchor is the policy as it started; it only exists when the KL term is on.
         self.reference = self._frozen_copy(model) if settings.kl_coef > 0 else None
@@ -110,16 +133,52 @@ class Learner:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _action_logits(self, model: PreTrainedModel, batch: MicroBatch) -> _ActionLogits:
-        """Log-probs of the action tokens (flat, in row-major order) and their logits."""
-        logits = model(
-            input_ids=batch.input_ids.to(self.device), attention_mask=batch.attention_mask.to(self.device)
-        ).logits[:, :-1]
+    def _trained_parameters(self) -> list[torch.nn.Parameter]:
+        """The policy's parameters, and the value head's when there is one: one optimizer, one clip."""
+        return list(self.model.parameters()) + (list(self.critic.parameters()) if self.critic else [])
+
+    def _action_logits(self, model: PreTrainedModel, batch: MicroBatch, with_values: bool = False) -> _ActionLogits:
+        """Log-probs of the action tokens (flat, in row-major order) and their logits; with `with_values`
+        also the critic's values at the turn boundaries, from the same forward pass (shared trunk)."""
+        output = model(
+            input_ids=batch.input_ids.to(self.device),
+            attention_mask=batch.attention_mask.to(self.device),
+            output_hidden_states=with_values,
+        )
+        logits = output.logits[:, :-1]
         mask = batch.target_mask.to(self.device)
         action_logits = logits[mask].float() / self.temperature
         targets = batch.input_ids[:, 1:].to(self.device)[mask]
         logprobs = torch.log_softmax(action_logits, dim=-1).gather(-1, targets[:, None]).squeeze(-1)
-        return _ActionLogits(logprobs=logprobs, logits=action_logits)
+        values = None
+        if with_values:
+            assert self.critic is not None
+            if (batch.value_positions < 0).any():
+                raise ValueError("a trajectory's first turn has no observation tokens: no state precedes its action")
+            hidden = output.hidden_states[-1]
+            values = self.critic(hidden[batch.value_rows.to(self.device), batch.value_positions.to(self.device)])
+        return _ActionLogits(logprobs=logprobs, logits=action_logits, values=values)
+
+    @torch.no_grad()
+    def assign_values(self, trajectories: list[Trajectory]) -> None:
+        """Write the critic's V(h_t) into every turn's `value`: after the rollout, before credit
+        assignment (turn-level GAE reads them). A trajectory without action tokens is never trained on;
+        its turns get 0.0 so that credit assignment has a number to read."""
+        if self.critic is None:
+            raise ValueError("this learner has no critic; it is built for the algorithms in agentrl.credit.CRITIC_ALGOS")
+        was_training = self.model.training
+        self.model.eval()
+        for trajectory in trajectories:
+            for turn in trajectory.turns:
+                turn.value = 0.0
+        sequences = training_sequences(trajectories, require_advantages=False)
+        for group in pack_micro_batches(sequences, self.settings.micro_batch_tokens):
+            batch = collate(group, self.pad_token_id)
+            values = iter(self._action_logits(self.model, batch, with_values=True).values.cpu().tolist())  # type: ignore[union-attr]
+            for sequence in batch.sequences:
+                for turn in trajectories[sequence.trajectory_index].turns:
+                    turn.value = next(values)
+        self.model.train(was_training)
 
     @torch.no_grad()
     def action_logprobs(self, trajectories: list[Trajectory]) -> list[list[list[float]]]:
@@ -163,19 +222,36 @@ class Learner:
             0.0,
         )
         grad_norm = torch.tensor(0.0)
+        value_states = sum(len(s.old_values) for s in sequences)
+        if self.critic is not None:
+            if value_states != sum(len(s.value_positions) for s in sequences):
+                raise ValueError("with a critic every trained turn needs a value: call assign_values before credit")
+            sums["value_loss"] = 0.0
         for _ in range(self.settings.epochs):
             self.optimizer.zero_grad(set_to_none=True)
             for index, batch in enumerate(micro_batches):
                 row_weights = torch.tensor([weights[s.trajectory_index] for s in batch.sequences])
                 step_sums = self._accumulate(
-                    batch, old_logprobs[index] if old_logprobs else None, row_weights, normaliser.divisor
+                    batch, old_logprobs[index] if old_logprobs else None, row_weights, normaliser.divisor,
+                    value_states,
                 )
                 for key, value in step_sums.items():
                     sums[key] += value
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
+            parameters = self._trained_parameters() if self.critic else self.model.parameters()
+            grad_norm = torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip)
             self.optimizer.step()
         per_token_mean = {key: value / (total_tokens * self.settings.epochs) for key, value in sums.items()}
-        return {
+        critic_stats = {}
+        if self.critic is not None:
+            critic_stats = {
+                # mean over turn boundaries and epochs, before value_coef; its weighted share is in `loss`
+                "value_loss": sums["value_loss"] / (max(value_states, 1) * self.settings.epochs),
+                # of the rollout values against their targets, as CleanRL logs it
+                "explained_variance": explained_variance(
+                    [v for s in sequences for v in s.old_values], [r for s in sequences for r in s.value_targets]
+                ),
+            }
+        return critic_stats | {
             "loss": sums["loss"] / self.settings.epochs,
             "clip_fraction": per_token_mean["clipped"],
             "clip_fraction_turn": sums["clipped_turns"] / sums["turns"],
@@ -200,10 +276,15 @@ class Learner:
         return [self._action_logits(self.model, batch).logprobs.detach() for batch in micro_batches]
 
     def _accumulate(
-        self, batch: MicroBatch, old: torch.Tensor | None, row_weights: torch.Tensor, divisor: float
+        self,
+        batch: MicroBatch,
+        old: torch.Tensor | None,
+        row_weights: torch.Tensor,
+        divisor: float,
+        value_states: int = 0,
     ) -> dict[str, float]:
         settings = self.settings
-        current = self._action_logits(self.model, batch)
+        current = self._action_logits(self.model, batch, with_values=self.critic is not None)
         old_logprobs = current.logprobs.detach() if old is None else old
         mask = batch.target_mask.to(self.device)
         advantages = batch.advantages.to(self.device)[mask]
@@ -243,8 +324,20 @@ class Learner:
             per_token = per_token + settings.kl_coef * kl
         token_weights = row_weights.to(self.device)[rows]  # §3.4 aggregation, step-wide (module docstring)
         loss = (per_token * token_weights).sum() / divisor
+        critic_sums = {}
+        if current.values is not None:
+            # Mean over the step's turn boundaries (divided step-wide, like the policy loss, so micro-batching
+            # cannot change it), weighted by value_coef, into the same backward pass through the shared trunk.
+            value_loss = clipped_value_loss(
+                current.values,
+                batch.old_values.to(self.device),
+                batch.value_targets.to(self.device),
+                settings.value_clip,
+            ).sum()
+            loss = loss + settings.value_coef * value_loss / max(value_states, 1)
+            critic_sums = {"value_loss": float(value_loss.detach())}
         loss.backward()
-        return {
+        return critic_sums | {
             "loss": float(loss.detach()),
             "clipped": float(surrogate.clipped.sum()),
             # a turn counts as clipped when any of its tokens is

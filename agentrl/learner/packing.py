@@ -8,7 +8,7 @@ padded position never enters the loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -27,6 +27,13 @@ class TrainingSequence:
     turn_index: list[int]
     """Which turn each position belongs to."""
     trajectory_index: int
+    value_positions: list[int] = field(default_factory=list)
+    """Per turn: the input position of the last context token before its action, where the critic reads
+    V(h_t) (agentrl/learner/critic.py)."""
+    old_values: list[float] = field(default_factory=list)
+    """Per turn: V(h_t) from before the update (`turn.value`); empty when the turns carry no values."""
+    value_targets: list[float] = field(default_factory=list)
+    """Per turn: the critic's target R_t = A_t + V(h_t); empty when the turns carry no values."""
 
     @property
     def action_tokens(self) -> int:
@@ -40,14 +47,24 @@ def sequence_from_trajectory(trajectory: Trajectory, trajectory_index: int) -> T
     position_advantages: list[float] = []
     behaviour: list[float] = []
     turn_index: list[int] = []
+    value_positions: list[int] = []
     for index, (turn, advantage) in enumerate(zip(trajectory.turns, advantages, strict=True)):
         n_obs, n_act = len(turn.observation_ids), len(turn.action_ids)
+        value_positions.append(len(input_ids) + n_obs - 1)
         input_ids += turn.observation_ids + turn.action_ids
         action_mask += [False] * n_obs + [True] * n_act
         position_advantages += [0.0] * n_obs + [advantage] * n_act
         behaviour += [0.0] * n_obs + list(turn.behaviour_logprobs)
         turn_index += [index] * (n_obs + n_act)
-    return TrainingSequence(input_ids, action_mask, position_advantages, behaviour, turn_index, trajectory_index)
+    old_values: list[float] = []
+    targets: list[float] = []
+    if trajectory.turns and all(turn.value is not None for turn in trajectory.turns):
+        old_values = [float(turn.value) for turn in trajectory.turns]  # type: ignore[arg-type]
+        targets = [advantage + value for advantage, value in zip(advantages, old_values)]  # R_t = A_t + V(h_t)
+    return TrainingSequence(
+        input_ids, action_mask, position_advantages, behaviour, turn_index, trajectory_index,
+        value_positions, old_values, targets,
+    )
 
 
 def training_sequences(trajectories: list[Trajectory], require_advantages: bool = True) -> list[TrainingSequence]:
@@ -88,6 +105,12 @@ class MicroBatch:
     turn_index: torch.Tensor
     """Over next-token targets: the turn each target belongs to (segments for turn-level ratios)."""
     sequences: list[TrainingSequence]
+    value_rows: torch.Tensor
+    value_positions: torch.Tensor
+    """Row and input position of each turn boundary state (flat, row-major), for the critic."""
+    old_values: torch.Tensor
+    value_targets: torch.Tensor
+    """V(h_t) before the update and R_t of the same states; empty when the turns carry no values."""
 
     def action_rows_and_turns(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Row and turn of each action target, flat and row-major like the learner's log-probs."""
@@ -112,6 +135,7 @@ def collate(sequences: list[TrainingSequence], pad_token_id: int) -> MicroBatch:
         advantages[row, :n] = torch.tensor(s.advantages)
         behaviour[row, :n] = torch.tensor(s.behaviour_logprobs)
         turn_index[row, :n] = torch.tensor(s.turn_index)
+    value_rows = [row for row, s in enumerate(sequences) for _ in s.value_positions]
     if action_mask[:, 0].any():
         raise ValueError("a sequence starts with an action token: nothing precedes it to predict it from")
     return MicroBatch(
@@ -122,4 +146,8 @@ def collate(sequences: list[TrainingSequence], pad_token_id: int) -> MicroBatch:
         behaviour_logprobs=behaviour[:, 1:],
         turn_index=turn_index[:, 1:],
         sequences=sequences,
+        value_rows=torch.tensor(value_rows, dtype=torch.long),
+        value_positions=torch.tensor([p for s in sequences for p in s.value_positions], dtype=torch.long),
+        old_values=torch.tensor([v for s in sequences for v in s.old_values], dtype=torch.float32),
+        value_targets=torch.tensor([r for s in sequences for r in s.value_targets], dtype=torch.float32),
     )

@@ -120,6 +120,7 @@ def _turn_to_dict(turn: Turn) -> dict[str, Any]:
         "parsed_action": turn.parsed_action,
         "state_key": turn.state_key,
         "failure": turn.failure,
+        "value": turn.value,
         "result": None if turn.result is None else _step_result_to_dict(turn.result),
     }
 
@@ -160,6 +161,7 @@ def _turn_from_dict(record: dict[str, Any]) -> Turn:
         parsed_action=record["parsed_action"],
         state_key=record["state_key"],
         failure=_failure(record["failure"]),
+        value=record.get("value"),
         result=None if result is None else _step_result_from_dict(result),
     )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agentrl.credit import assign_advantages
+from agentrl.credit import CRITIC_ALGOS, assign_advantages
 from agentrl.credit.rewards import RewardPipeline, reward_metrics
 from agentrl.env.protocol import EnvSpec
 from agentrl.env.registry import make_env_spec
@@ -53,7 +53,10 @@ def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
     chat = ChatContext(tokenizer, spec.system_prompt)
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     policy = HFPolicy(model, pad_token_id, chat.stop_token_ids, config.model.max_new_tokens, config.model.temperature)
-    learner = Learner(model, pad_token_id, config.learner, temperature=config.model.temperature)
+    learner = Learner(
+        model, pad_token_id, config.learner, temperature=config.model.temperature,
+        critic=config.algo.name in CRITIC_ALGOS,
+    )
     rollout = RolloutSettings(
         group_size=config.rollout.group_size,
         limits=EpisodeLimits(
@@ -78,7 +81,7 @@ def _resume(run: TrainingRun) -> None:
         # Start over from nothing: the step-0 baseline eval is redone, so its old line goes too.
         run.run_dir.truncate_metrics(-1)
         return
-    state = load_checkpoint(checkpoint, run.learner.model, run.learner.optimizer)
+    state = load_checkpoint(checkpoint, run.learner.model, run.learner.optimizer, run.learner.critic)
     run.step = int(state["step"])
     run.task_cursor = int(state["task_cursor"])
     run.policy.version = int(state["policy_version"])
@@ -162,6 +165,8 @@ def train_step(run: TrainingRun) -> dict[str, object]:
     rollout_seconds = time.perf_counter() - started
 
     trained = rollout.trained
+    if run.learner.critic is not None:
+        run.learner.assign_values(trained)  # V(h_t) of the pre-update critic, read by turn-level GAE
     # Only the trained groups get advantages: a dropped group's file entry then says it was not trained.
     assign_advantages(trained, config.algo.name, **config.algo.params)
     started = time.perf_counter()
@@ -189,6 +194,7 @@ def train_step(run: TrainingRun) -> dict[str, object]:
             {"task_cursor": run.task_cursor, "policy_version": run.policy.version}
             | ({"rewards": run.rewards.state_dict()} if run.rewards.transforms else {}),
             keep=config.trainer.keep_checkpoints,
+            value_head=run.learner.critic,
         )
     return metrics
 

@@ -43,6 +43,7 @@ def rich_trajectory() -> Trajectory:
                 action_text="<search>capital of France</search>",
                 parsed_action="search(capital of France)",
                 state_key="q17:start",
+                value=0.1234567891234,
                 result=StepResult(
                     observation="Paris is the capital of France.",
                     reward=0.0,
@@ -143,3 +144,11 @@ def test_values_json_would_change_are_refused(info: dict, message: str) -> None:
 
     with pytest.raises(TypeError, match=message):
         trajectory_to_dict(trajectory)
+
+
+def test_turn_value_is_optional_in_a_record() -> None:
+    """`value` (the critic's V(h_t)) came after format 1 was written: a record without it reads as None."""
+    record = trajectory_to_dict(rich_trajectory())
+    assert record["turns"][0]["value"] == 0.1234567891234 and record["turns"][1]["value"] is None
+    del record["turns"][0]["value"]
+    assert trajectory_from_dict(record).turns[0].value is None
