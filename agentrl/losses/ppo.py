@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from agentrl.losses.ratios import importance_ratio
+from agentrl.losses.ratios import importance_ratio, segment_mean
 
 
 @dataclass(frozen=True)
@@ -84,9 +84,6 @@ def clip_bias_weight(
     Ours: the paper normalises a turn's contribution by its "unclipped fraction"; this exact form is our
     reading, unverified against the authors' code. A constant multiplier: gradients are stopped.
     """
-    count = int(segments.max()) + 1 if segments.numel() else 0
     token_ratio = torch.exp(logprobs - old_logprobs)
     inside = ((token_ratio >= 1.0 - eps_low) & (token_ratio <= 1.0 + eps_high)).to(logprobs.dtype)
-    zeros = torch.zeros(count, dtype=logprobs.dtype, device=logprobs.device)
-    share = zeros.index_add(0, segments, inside) / zeros.index_add(0, segments, torch.ones_like(inside))
-    return share[segments]
+    return segment_mean(inside, segments)
