@@ -8,6 +8,7 @@ import sys
 COMMANDS = {
     "train": "agentrl.cli.train",
     "envs": "agentrl.cli.envs",
+    "new-env": "agentrl.cli.new_env",
 }
 
 

@@ -36,6 +36,9 @@ class EnvSpec(Protocol):
     - `max_turns`: the framework ends an episode after this many turns (`termination="max_turns"`).
     - `task(split, index)`: the task at `index` of a split (`"train"` or `"eval"`); deterministic, so
       a resumed run sees the same tasks. `num_tasks(split)` is `None` for generated (unbounded) sets.
+    - optional `tools`: OpenAI function schemas of the environment's tools (`agentrl.tools`); the
+      framework renders them into the prompt through the chat template. Not a protocol member, so
+      environments without tools need not declare it.
     - `vocabulary()`: the words this environment's text is made of, or `None`. The from-scratch
       `model=tiny` builds a word-level tokenizer from it; real tokenizers ignore it.
     """

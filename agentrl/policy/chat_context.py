@@ -13,9 +13,13 @@ as long as it renders messages in order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from transformers import PreTrainedTokenizerBase
+
+from agentrl.tools.rendering import template_supports_tools, tools_fallback_text
 
 _USER = "\x00AGENTRL_USER\x00"
 _REPLY = "\x00AGENTRL_REPLY\x00"
@@ -33,15 +37,28 @@ class ObservationTemplate:
 
 
 class ChatContext:
-    """Builds the first prompt and the per-turn observation deltas for one tokenizer."""
+    """Builds the first prompt and the per-turn observation deltas for one tokenizer.
 
-    def __init__(self, tokenizer: PreTrainedTokenizerBase, system_prompt: str = "") -> None:
+    `tools` (OpenAI function schemas, an environment's `EnvSpec.tools`) go to the chat template's
+    `tools=` argument when the template renders them, else into the system prompt as the documented
+    text fallback (`agentrl.tools.rendering`); either way every render, the probe included, sees them.
+    """
+
+    def __init__(
+        self,
+        tokenizer: PreTrainedTokenizerBase,
+        system_prompt: str = "",
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
         if not getattr(tokenizer, "chat_template", None):
             raise ValueError(
                 "the tokenizer has no chat template; set one (tokenizer.chat_template = ...) or use a "
                 "checkpoint whose tokenizer_config.json defines it"
             )
         self.tokenizer = tokenizer
+        self.tools = [dict(schema) for schema in tools] if tools and template_supports_tools(tokenizer) else None
+        if tools and self.tools is None:
+            system_prompt = "\n\n".join(part for part in (system_prompt, tools_fallback_text(tools)) if part)
         self.system_prompt = system_prompt
         self.template = self._probe_observation_template()
         self.stop_token_ids = self._stop_token_ids()
@@ -52,7 +69,7 @@ class ChatContext:
 
     def _render(self, messages: list[dict[str, str]], add_generation_prompt: bool) -> str:
         return self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+            messages, tools=self.tools, tokenize=False, add_generation_prompt=add_generation_prompt
         )
 
     def _probe_observation_template(self) -> ObservationTemplate:

@@ -50,7 +50,7 @@ def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
         )
     run_dir.write_config(resolved_yaml)
     model, tokenizer = load_model_and_tokenizer(config.model, spec.vocabulary(), config.trainer.seed)
-    chat = ChatContext(tokenizer, spec.system_prompt)
+    chat = ChatContext(tokenizer, spec.system_prompt, tools=getattr(spec, "tools", None))
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     policy = HFPolicy(model, pad_token_id, chat.stop_token_ids, config.model.max_new_tokens, config.model.temperature)
     learner = Learner(
