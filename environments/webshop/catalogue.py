@@ -1,0 +1,257 @@
+"""The catalogue: products, their prices, the search index and the goals of each split.
+
+Two sources, one schema. `generate_raw_catalogue` writes a seeded catalogue as WebShop's own files
+would hold it (raw items as in `items_shuffle_1000.json`, attributes and instructions as in
+`items_ins_v2_1000.json`); `read_webshop_files` reads the real files when a user has them. Both go
+through `build_catalogue`, which normalises the items exactly as WebShop's `load_products` does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from agentrl.retrieval.bm25 import BM25Index
+from environments.webshop.catalogue_data import (
+    BRANDS,
+    OPENERS,
+    OPTION_VALUES,
+    PRICE_BANDS,
+    PRODUCT_TYPES,
+    STYLE_WORDS,
+)
+from environments.webshop.product import (
+    Goal,
+    Product,
+    price_limit,
+    product_from_raw,
+    product_price,
+)
+
+SPLITS = ("train", "eval")
+HUMAN_EVAL_GOALS = 500
+"""WebShop evaluates on the first 500 human goals and trains on the rest."""
+
+
+def _rng(*parts: object) -> random.Random:
+    """A generator seeded from `parts`, stable across runs and Python versions."""
+    return random.Random(":".join(str(part) for part in parts))
+
+
+def generate_raw_catalogue(num_products: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`num_products` raw items over WebShop's five categories, and their attribute-file entries."""
+    if num_products < 1:
+        raise ValueError(f"num_products must be at least 1, got {num_products}")
+    types = [(category, kind) for category, kinds in PRODUCT_TYPES.items() for kind in kinds]
+    items: list[dict[str, Any]] = []
+    attributes: dict[str, Any] = {}
+    seen_titles: set[str] = set()
+    for index in range(num_products):
+        rng = _rng("webshop-catalogue", seed, index)
+        category, kind = types[index % len(types)]
+        chosen = rng.sample(kind.attributes, k=min(len(kind.attributes), rng.randint(2, 3)))
+        title = ""
+        while not title or title in seen_titles:
+            brand, style = rng.choice(BRANDS), rng.choice(STYLE_WORDS)
+            title = f"{brand} {style.title()} {kind.noun.title()} - {', '.join(a.title() for a in chosen)}"
+        seen_titles.add(title)
+        low, high = PRICE_BANDS[category]
+        price = round(rng.uniform(low, high), 2)
+        pricing = (
+            f"${price}" if rng.random() < 0.7 else f"${price} - ${round(price * rng.uniform(1.1, 1.6), 2)}"
+        )
+        asin = f"B{index:09d}"
+        items.append(
+            {
+                "asin": asin,
+                "name": title,
+                "query": kind.query,
+                "category": category,
+                "product_category": kind.path,
+                "full_description": (
+                    f"The {brand} {kind.noun} is made for people who want {chosen[0]} and "
+                    f"{chosen[-1]} quality. Sold by {brand}; {kind.query} of the {style} line."
+                ),
+                "small_description": [f"{attribute.capitalize()} design" for attribute in chosen]
+                + [f"From {brand}, a trusted {category} brand"],
+                "pricing": pricing,
+                "customization_options": {
+                    OPTION_VALUES[key][0]: [
+                        {"value": value, "image": None}
+                        for value in sorted(rng.sample(OPTION_VALUES[key][1], k=rng.randint(2, 4)))
+                    ]
+                    for key in kind.options
+                },
+                "average_rating": round(rng.uniform(3.0, 5.0), 1),
+                "images": [],
+            }
+        )
+        goal_attributes = sorted(rng.sample(chosen, k=rng.randint(1, len(chosen))))
+        opener = rng.choice(OPENERS)
+        attributes[asin] = {
+            "attributes": chosen,
+            "instruction": f"{opener} {' and '.join(goal_attributes)} {kind.noun}",
+            "instruction_attributes": goal_attributes,
+        }
+    return items, attributes
+
+
+def read_webshop_files(
+    items_path: str | Path, attributes_path: str | Path, human_instructions_path: str | Path | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any] | None]:
+    """WebShop's catalogue (`items_shuffle*.json`), attributes (`items_ins_v2*.json`) and, optionally,
+    human goals (`items_human_ins.json`), as they come from WebShop's `setup.sh`."""
+    paths = [Path(items_path), Path(attributes_path)]
+    if human_instructions_path is not None:
+        paths.append(Path(human_instructions_path))
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"WebShop data file {path} does not exist; point env.params at items_shuffle_1000.json, "
+                "items_ins_v2_1000.json and (optionally) items_human_ins.json from WebShop's setup.sh"
+            )
+    loaded = [json.loads(path.read_text()) for path in paths]
+    return loaded[0], loaded[1], loaded[2] if len(loaded) == 3 else None
+
+
+def option_phrase(name: str, value: str) -> str:
+    """An option as a shopper writes it ('in size large', 'in the color navy blue')."""
+    if name == "size":
+        return f"in size {value}"
+    if name == "color":
+        return f"in the color {value}"
+    return f"with {name} {value}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Products by asin (in catalogue order), their selling prices, and the goals of each split."""
+
+    products: dict[str, Product]
+    prices: dict[str, float]
+    goals: dict[str, tuple[Goal, ...]]
+
+    @cached_property
+    def _index(self) -> tuple[BM25Index, list[str]]:
+        asins = list(self.products)
+        return BM25Index([self.products[asin].search_text() for asin in asins]), asins
+
+    def search(self, query: str, k: int) -> list[Product]:
+        """The `k` best products for `query` by BM25 over WebShop's per-product text."""
+        index, asins = self._index
+        return [self.products[asins[i]] for i, _ in index.search(query, k)]
+
+
+def _synthetic_goal(product: Product, entry: Mapping[str, Any], price: float, rng: random.Random) -> Goal:
+    """WebShop's synthetic goal: the product's instruction, one option combination, a price limit."""
+    choice = {name: rng.choice(values) for name, values in sorted(product.options.items())}
+    upper, price_text = price_limit(price, rng)
+    options_text = ", ".join(option_phrase(name, value) for name, value in choice.items())
+    instruction = entry["instruction"].strip(".") + (f" {options_text}" if options_text else "") + price_text
+    return Goal(
+        asin=product.asin,
+        instruction=instruction,
+        query=product.query,
+        name=product.title,
+        product_category=product.product_category,
+        attributes=tuple(entry["instruction_attributes"]),
+        options=tuple(choice.values()),
+        price_upper=upper,
+        option_choice=choice,
+    )
+
+
+def _human_goals(
+    products: Mapping[str, Product], prices: Mapping[str, float], human: Mapping[str, Any], seed: int
+) -> list[Goal]:
+    """WebShop's human goals: each asin's instructions with their attributes and free-text options."""
+    goals = []
+    for asin, instructions in human.items():
+        if asin not in products:
+            continue
+        product = products[asin]
+        for number, entry in enumerate(instructions):
+            if not entry["instruction_attributes"]:
+                continue  # WebShop skips goals without attributes
+            upper, price_text = price_limit(prices[asin], _rng("webshop-human-goal", seed, asin, number))
+            goals.append(
+                Goal(
+                    asin=asin,
+                    instruction=entry["instruction"].strip(".") + price_text,
+                    query=product.query,
+                    name=product.name,
+                    product_category=product.product_category,
+                    attributes=tuple(entry["instruction_attributes"]),
+                    options=tuple(entry["instruction_options"]),
+                    price_upper=upper,
+                )
+            )
+    return goals
+
+
+def build_catalogue(
+    items: Sequence[Mapping[str, Any]],
+    attributes: Mapping[str, Any],
+    human: Mapping[str, Any] | None,
+    seed: int,
+    eval_fraction: float = 0.1,
+) -> Catalogue:
+    """Normalise raw items as WebShop does and derive the goals of each split.
+
+    Human goals (when given) split as in WebShop: the first 500 are eval. Synthetic goals (one per
+    product with an instruction) split by product, so eval products are never trained on.
+    """
+    products: dict[str, Product] = {}
+    for item in items:
+        asin = str(item.get("asin", "nan"))
+        if asin == "nan" or len(asin) > 10 or asin in products:
+            continue  # WebShop's load_products drops these
+        products[asin] = product_from_raw(item, attributes)
+    if not products:
+        raise ValueError("the catalogue has no usable product (every asin was missing, 'nan' or too long)")
+    prices = {
+        asin: product_price(product, _rng("webshop-price", seed, asin)) for asin, product in products.items()
+    }
+    if human is not None:
+        goals = _human_goals(products, prices, human, seed)
+        split_at = min(HUMAN_EVAL_GOALS, len(goals) // 2)
+        splits = {"eval": tuple(goals[:split_at]), "train": tuple(goals[split_at:])}
+    else:
+        with_instruction = [asin for asin in products if attributes.get(asin, {}).get("instruction")]
+        order = sorted(with_instruction)
+        _rng("webshop-split", seed).shuffle(order)
+        n_eval = max(1, round(len(order) * eval_fraction)) if len(order) > 1 else 0
+        goals_of = {
+            asin: _synthetic_goal(
+                products[asin], attributes[asin], prices[asin], _rng("webshop-goal", seed, asin)
+            )
+            for asin in order
+        }
+        splits = {
+            "eval": tuple(goals_of[a] for a in order[:n_eval]),
+            "train": tuple(goals_of[a] for a in order[n_eval:]),
+        }
+    for split, split_goals in splits.items():
+        if not split_goals:
+            raise ValueError(
+                f"the catalogue yields no {split} goal; it needs at least 2 products with instructions"
+            )
+    return Catalogue(products=products, prices=prices, goals=splits)
+
+
+def vocabulary_words(catalogue: Catalogue) -> list[str]:
+    """Every whitespace word of the catalogue's titles, options, prices and goals (for model=tiny)."""
+    texts = itertools.chain(
+        (p.title for p in catalogue.products.values()),
+        (v for p in catalogue.products.values() for values in p.options.values() for v in values),
+        (p.price_tag for p in catalogue.products.values()),
+        (p.asin.lower() for p in catalogue.products.values()),
+        (g.instruction for goals in catalogue.goals.values() for g in goals),
+    )
+    return sorted({word for text in texts for word in text.split()})

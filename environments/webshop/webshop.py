@@ -1,0 +1,186 @@
+"""The webshop `EnvSpec` and its episodes.
+
+A task is one goal (an instruction derived from a product, with attributes, options and a price
+limit). The default prompt is the GiGPO paper's: task, the last `history_length` (page, action)
+pairs, the current page and the admissible actions, answered in `<think>`/`<action>` tags
+(`prompt="gigpo"`); `prompt="plain"` shows the page and the admissible actions and takes a bare
+action. A reply that does not parse, or names nothing clickable, is a format failure: the page stays,
+`invalid_action_penalty` is subtracted, and the reminder lists the admissible actions. Buying ends the
+episode with WebShop's reward; `info["score"]` is that reward, and WebShop's published score is
+100 × its mean over episodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+
+from agentrl.env.history_prompt import INSTRUCTION, render_history_prompt
+from agentrl.env.tagged_actions import parse_tagged_action
+from agentrl.types import StepResult, Task
+from environments.webshop.catalogue import (
+    SPLITS,
+    Catalogue,
+    build_catalogue,
+    generate_raw_catalogue,
+    read_webshop_files,
+    vocabulary_words,
+)
+from environments.webshop.site import InvalidAction, Session
+
+PROMPTS = ("gigpo", "plain")
+SYSTEM_PROMPT = (
+    "You are an expert autonomous agent shopping on the WebShop site. Find the product the "
+    "instruction describes, choose its options and buy it with click[buy now]. Actions: "
+    "search[keywords] on the search page, click[x] for a clickable x on the page."
+)
+SITE_WORDS = (
+    "WebShop [SEP] Instruction: Search Back to Search Page Total results: Next > < Prev Price: "
+    "Rating: Description Features Reviews Buy Now Selected options: No reviews yet. Invalid action: "
+    "search[ click[ ] <think> </think> <action> </action> back to buy now next prev"
+)
+
+
+class WebShop:
+    """The webshop `EnvSpec`: a generated catalogue by default, WebShop's files when given."""
+
+    def __init__(
+        self,
+        num_products: int = 1200,
+        seed: int = 0,
+        eval_fraction: float = 0.1,
+        items_path: str | None = None,
+        attributes_path: str | None = None,
+        human_instructions_path: str | None = None,
+        prompt: str = "gigpo",
+        history_length: int = 2,
+        max_turns: int = 15,
+        invalid_action_penalty: float = 0.1,
+    ) -> None:
+        if prompt not in PROMPTS:
+            raise ValueError(f"unknown prompt {prompt!r}; webshop has: {', '.join(PROMPTS)}")
+        if (items_path is None) != (attributes_path is None):
+            raise ValueError("give both items_path and attributes_path (WebShop's real files), or neither")
+        if max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {max_turns}")
+        if invalid_action_penalty < 0:
+            raise ValueError(
+                f"invalid_action_penalty must be >= 0 (it is subtracted), got {invalid_action_penalty}"
+            )
+        if not 0.0 < eval_fraction < 1.0:
+            raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+        if history_length < 0:
+            raise ValueError(f"history_length must be >= 0, got {history_length}")
+        self.num_products = num_products
+        self.seed = seed
+        self.eval_fraction = eval_fraction
+        self.files = (items_path, attributes_path, human_instructions_path)
+        self.prompt = prompt
+        self.history_length = history_length
+        self.max_turns = max_turns
+        self.invalid_action_penalty = invalid_action_penalty
+        self.system_prompt = SYSTEM_PROMPT
+
+    @cached_property
+    def catalogue(self) -> Catalogue:
+        items_path, attributes_path, human_path = self.files
+        if items_path is not None and attributes_path is not None:
+            items, attributes, human = read_webshop_files(
+                Path(items_path), Path(attributes_path), None if human_path is None else Path(human_path)
+            )
+        else:
+            (items, attributes), human = generate_raw_catalogue(self.num_products, self.seed), None
+        return build_catalogue(items, attributes, human, self.seed, self.eval_fraction)
+
+    def task(self, split: str, index: int) -> Task:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; webshop has: {', '.join(SPLITS)}")
+        if index < 0:
+            raise ValueError(f"task index must be >= 0, got {index}")
+        goals = self.catalogue.goals[split]
+        position = index % len(goals)
+        return Task(
+            task_id=f"webshop-{split}-{position}",
+            seed=position,
+            prompt=goals[position].instruction,
+            payload={"split": split, "goal": position},
+        )
+
+    def num_tasks(self, split: str) -> int | None:
+        return len(self.catalogue.goals[split])
+
+    def make_env(self) -> WebShopEpisode:
+        return WebShopEpisode(self)
+
+    def vocabulary(self) -> Sequence[str]:
+        words = f"{SITE_WORDS} {INSTRUCTION} {render_history_prompt('', [('', '')], '', ['a'], 1)}".split()
+        return sorted(set(words) | set(vocabulary_words(self.catalogue)))
+
+
+class WebShopEpisode:
+    """One shopping episode; the site logic runs in a worker thread (search is CPU work)."""
+
+    def __init__(self, spec: WebShop) -> None:
+        self.spec = spec
+        self.session: Session | None = None
+        self.task_id = ""
+        self.history: list[tuple[str, str]] = []
+
+    async def reset(self, task: Task) -> StepResult:
+        goal = self.spec.catalogue.goals[task.payload["split"]][task.payload["goal"]]
+        self.session = Session(self.spec.catalogue, goal)
+        self.task_id = task.task_id
+        self.history = []
+        return self._result(reward=0.0, info={})
+
+    async def step(self, action: str) -> StepResult:
+        if self.session is None:
+            raise RuntimeError("step() before reset(): the framework calls reset(task) first")
+        page = self.session.observation()
+        parsed = parse_tagged_action(action) if self.spec.prompt == "gigpo" else action.strip()
+        try:
+            if parsed is None:
+                raise InvalidAction("no <action>...</action> block (think in <think></think> first)")
+            await asyncio.to_thread(self.session.act, parsed)
+        except InvalidAction as error:
+            return self._result(
+                reward=-self.spec.invalid_action_penalty,
+                info={"failure": "format"},
+                note=f"Invalid action: {error}.",
+            )
+        self.history.append((page, parsed))
+        purchase = self.session.purchase
+        if purchase is None:
+            return self._result(reward=0.0, info={"action": parsed})
+        return StepResult(
+            observation=f"You bought {self.session.asin} for a reward of {purchase.reward:.3f}.",
+            reward=purchase.reward,
+            done=True,
+            state_key=self._state_key(),
+            info={"action": parsed, "success": purchase.reward == 1.0, "score": purchase.reward},
+        )
+
+    async def close(self) -> None:
+        self.session = None
+
+    def _state_key(self) -> str:
+        assert self.session is not None
+        return f"{self.task_id}|{self.session.state_key()}"
+
+    def _result(self, reward: float, info: dict[str, object], note: str = "") -> StepResult:
+        assert self.session is not None
+        page = self.session.observation()
+        actions = self.session.admissible_actions()
+        if self.spec.prompt == "gigpo":
+            observation = render_history_prompt(
+                self.session.goal.instruction,
+                self.history,
+                f"{note} {page}".strip(),
+                actions,
+                self.spec.history_length,
+            )
+        else:
+            observation = "\n".join(filter(None, [note, page, "Admissible actions: " + " ".join(actions)]))
+        return StepResult(observation=observation, reward=reward, state_key=self._state_key(), info=info)

@@ -1,0 +1,229 @@
+"""WebShop through the async Env API: the generated catalogue, an expert that buys right, the loader."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agentrl.env import EnvSpec
+from agentrl.types import StepResult, Task
+from environments.webshop import WebShop
+from environments.webshop.catalogue import SPLITS
+
+SPEC = WebShop(num_products=1000, seed=0)
+
+
+def tagged(action: str) -> str:
+    return f"<think>the goal says so</think><action>{action}</action>"
+
+
+def play(spec: WebShop, task: Task, actions: list[str]) -> list[StepResult]:
+    async def episode() -> list[StepResult]:
+        env = spec.make_env()
+        try:
+            results = [await env.reset(task)]
+            for action in actions:
+                results.append(await env.step(action))
+            return results
+        finally:
+            await env.close()
+
+    return asyncio.run(episode())
+
+
+def expert_actions(spec: WebShop, task: Task, wrap: Callable[[str], str] = tagged) -> list[str]:
+    """Search the goal product's title, open it, click each goal option, buy."""
+    goal = spec.catalogue.goals[task.payload["split"]][task.payload["goal"]]
+    title = spec.catalogue.products[goal.asin].title
+    clicks = [goal.asin.lower(), *goal.option_choice.values(), "buy now"]
+    return [wrap(f"search[{title}]"), *(wrap(f"click[{target}]") for target in clicks)]
+
+
+def test_generated_catalogue_has_the_five_categories_and_disjoint_splits() -> None:
+    assert isinstance(SPEC, EnvSpec)
+    products = SPEC.catalogue.products
+    assert len(products) == 1000
+    assert set(Counter(p.category for p in products.values())) == {
+        "beauty",
+        "food",
+        "fashion",
+        "furniture",
+        "electronics",
+    }
+    assert all(p.attributes and p.options and p.pricing for p in products.values())
+    train = {g.asin for g in SPEC.catalogue.goals["train"]}
+    evaluation = {g.asin for g in SPEC.catalogue.goals["eval"]}
+    assert len(evaluation) == 100 and not train & evaluation
+    assert SPEC.num_tasks("train") == 900 and SPEC.task("train", 900) == SPEC.task("train", 0)
+    assert WebShop(num_products=1000, seed=0).task("eval", 3).prompt == SPEC.task("eval", 3).prompt
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_expert_scores_reward_one_on_sampled_goals(split: str) -> None:
+    for index in range(0, 100, 9):
+        task = SPEC.task(split, index)
+        results = play(SPEC, task, expert_actions(SPEC, task))
+        assert all(r.info.get("failure") is None for r in results)
+        final = results[-1]
+        assert final.done and final.reward == 1.0, (task.prompt, final.observation)
+        assert final.info["success"] is True and final.info["score"] == 1.0
+
+
+def test_buying_without_the_options_earns_partial_reward() -> None:
+    task = next(SPEC.task("train", i) for i in range(50) if SPEC.catalogue.goals["train"][i].options)
+    goal = SPEC.catalogue.goals["train"][task.payload["goal"]]
+    title = SPEC.catalogue.products[goal.asin].title
+    actions = [tagged(f"search[{title}]"), tagged(f"click[{goal.asin.lower()}]"), tagged("click[buy now]")]
+    final = play(SPEC, task, actions)[-1]
+    expected = (len(goal.attributes) + 1) / (len(goal.attributes) + len(goal.options) + 1)
+    assert final.done and final.reward == pytest.approx(expected)
+    assert final.info["success"] is False
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "search[shoes]",  # no tags in the gigpo prompt
+        tagged("click[buy now]"),  # not clickable on the search page
+        tagged("buy shoes"),  # neither search[...] nor click[...]
+    ],
+)
+def test_invalid_actions_are_format_failures_that_keep_the_page(reply: str) -> None:
+    task = SPEC.task("train", 0)
+    start, failed = play(SPEC, task, [reply])
+    assert failed.info == {"failure": "format"} and failed.reward == -0.1 and not failed.done
+    assert failed.state_key == start.state_key
+    assert "Invalid action" in failed.observation and "'search[<your query>]'" in failed.observation
+
+
+def test_gigpo_prompt_lists_admissible_actions_and_history() -> None:
+    task = SPEC.task("train", 1)
+    goal = SPEC.catalogue.goals["train"][1]
+    results = play(SPEC, task, expert_actions(SPEC, task)[:2])
+    item_page = results[2].observation
+    assert f"Your task is to: {goal.instruction}" in item_page
+    assert "'click[buy now]'" in item_page and "'click[< prev]'" in item_page
+    assert "Action 1: 'search[" in item_page and "You are now at step 3" in item_page
+
+
+def test_state_keys_name_page_query_page_number_item_and_options() -> None:
+    task = SPEC.task("train", 2)
+    goal = SPEC.catalogue.goals["train"][2]
+    title = SPEC.catalogue.products[goal.asin].title.lower()
+    name, value = next(iter(goal.option_choice.items()))
+    actions = [
+        tagged(f"search[{title}]"),
+        tagged(f"click[{goal.asin}]"),
+        tagged(f"click[{value}]"),
+        tagged("click[< prev]"),
+    ]
+    keys = [r.state_key for r in play(SPEC, task, actions)]
+    assert keys[0] == f"{task.task_id}|search||1||"
+    assert keys[1] == f"{task.task_id}|results|{title}|1||"
+    assert keys[2] == f"{task.task_id}|item|{title}|1|{goal.asin}|"
+    assert keys[3] == f"{task.task_id}|item|{title}|1|{goal.asin}|{name}={value}"
+    assert keys[4] == keys[1]  # back on the results page: the same anchor state as before
+
+
+def test_plain_prompt_takes_bare_actions() -> None:
+    spec = WebShop(num_products=200, seed=1, prompt="plain")
+    task = spec.task("train", 0)
+    actions = expert_actions(spec, task, wrap=str)
+    assert play(spec, task, actions)[-1].reward == 1.0
+
+
+def raw_item(asin: str, name: str, query: str, colors: list[str]) -> dict[str, object]:
+    """One item in the schema of WebShop's items_shuffle_1000.json."""
+    return {
+        "asin": asin,
+        "name": name,
+        "query": query,
+        "category": "fashion",
+        "product_category": "Clothing, Shoes & Jewelry › Men › Shoes › Athletic › Running",
+        "full_description": f"{name}, built for long runs.",
+        "small_description": ["Rubber sole", "Lace up"],
+        "pricing": "$35.99 - $49.99",
+        "customization_options": {"Color": [{"value": c, "image": None} for c in colors], "Size": None},
+        "images": ["https://example.invalid/a.jpg"],
+        "average_rating": 4.5,
+    }
+
+
+@pytest.fixture
+def webshop_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    items = [
+        raw_item("B0AAAAAAA1", "Stride Mens Running Shoes", "mens running shoes", ["Black/White", "Blue"]),
+        raw_item("B0AAAAAAA2", "Trail Runner Hiking Boots", "hiking boots", ["Brown"]),
+        raw_item("B0AAAAAAA3", "Court Classic Tennis Shoes", "tennis shoes", ["White", "Green"]),
+    ]
+    attributes = {
+        item["asin"]: {
+            "attributes": ["rubber sole", "lace up"],
+            "instruction": f"i need {item['query']}",
+            "instruction_attributes": ["rubber sole"],
+        }
+        for item in items
+    }
+    human = {
+        "B0AAAAAAA1": [
+            {
+                "instruction": "i want black running shoes with a rubber sole.",
+                "instruction_attributes": ["rubber sole"],
+                "instruction_options": ["black | white"],
+            }
+        ],
+        "B0AAAAAAA3": [
+            {
+                "instruction": "find me white tennis shoes that lace up",
+                "instruction_attributes": ["lace up"],
+                "instruction_options": ["white"],
+            }
+        ],
+    }
+    paths = (
+        tmp_path / "items_shuffle_1000.json",
+        tmp_path / "items_ins_v2_1000.json",
+        tmp_path / "items_human_ins.json",
+    )
+    for path, data in zip(paths, (items, attributes, human)):
+        path.write_text(json.dumps(data))
+    return paths
+
+
+def test_loader_reads_webshop_files_as_webshop_does(webshop_files: tuple[Path, Path, Path]) -> None:
+    items, attributes, human = (str(p) for p in webshop_files)
+    spec = WebShop(items_path=items, attributes_path=attributes, human_instructions_path=human)
+    shoe = spec.catalogue.products["B0AAAAAAA1"]
+    assert shoe.title == "Stride Mens Running Shoes" and shoe.pricing == (35.99, 49.99)
+    assert shoe.options == {"color": ("black | white", "blue")}  # lower-cased, '/' → ' | ', None dropped
+    assert 35.99 <= spec.catalogue.prices["B0AAAAAAA1"] <= 49.99
+    assert spec.num_tasks("eval") == 1 and spec.num_tasks("train") == 1
+    task = spec.task("eval", 0)
+    assert task.prompt.startswith("i want black running shoes with a rubber sole")
+    assert "price lower than" in task.prompt
+    actions = [
+        tagged("search[black running shoes rubber sole]"),
+        tagged("click[b0aaaaaaa1]"),
+        tagged("click[black | white]"),
+        tagged("click[buy now]"),
+    ]
+    final = play(spec, task, actions)[-1]
+    assert final.reward == 1.0 and final.info["success"] is True
+    synthetic = WebShop(items_path=items, attributes_path=attributes, eval_fraction=0.34)
+    assert synthetic.num_tasks("train") == 2 and synthetic.num_tasks("eval") == 1
+
+
+def test_bad_configuration_is_refused_with_the_reason(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown prompt 'chat'"):
+        WebShop(prompt="chat")
+    with pytest.raises(ValueError, match="give both items_path and attributes_path"):
+        WebShop(items_path="items.json")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        _ = WebShop(items_path=str(tmp_path / "x.json"), attributes_path=str(tmp_path / "y.json")).catalogue
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        SPEC.task("test", 0)
