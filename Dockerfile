@@ -24,7 +24,7 @@ COPY agentrl ./agentrl
 COPY environments ./environments
 COPY sandboxes ./sandboxes
 COPY configs ./configs
-RUN pip install -e .
+RUN pip install -e ".[docker]"
 
 # Runs are written to /app/runs (trainer.runs_dir=runs, relative to the working directory);
 # compose.yaml mounts ./runs there.

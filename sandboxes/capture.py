@@ -1,0 +1,32 @@
+"""Bounded capture of a command's output.
+
+A command can print without end (`yes`); the framework keeps the first `limit` bytes and keeps
+draining the rest, so the command never blocks on a full pipe and the caller's memory stays bounded.
+"""
+
+from __future__ import annotations
+
+
+class CappedBuffer:
+    """Keeps at most `limit` bytes; remembers whether anything was dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._chunks: list[bytes] = []
+        self._size = 0
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> None:
+        room = self._limit - self._size
+        if len(chunk) > room:
+            self.truncated = True
+            chunk = chunk[: max(room, 0)]
+        if chunk:
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+
+    def getvalue(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def text(self) -> str:
+        return self.getvalue().decode("utf-8", errors="replace")
