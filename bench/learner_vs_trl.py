@@ -70,14 +70,20 @@ def synthetic_trajectories(shape: BatchShape, vocab_size: int, seed: int) -> lis
     for index in range(shape.trajectories):
         turns = []
         for _ in range(rng.randint(1, shape.max_turns)):
-            observation = [rng.randrange(8, vocab_size) for _ in range(rng.randint(*shape.observation_tokens))]
+            observation = [
+                rng.randrange(8, vocab_size) for _ in range(rng.randint(*shape.observation_tokens))
+            ]
             action = [rng.randrange(8, vocab_size) for _ in range(rng.randint(*shape.action_tokens))]
             turns.append(Turn(observation, action, behaviour_logprobs=[0.0] * len(action), policy_version=0))
         advantage = rng.uniform(-1.0, 1.0)
         trajectories.append(
             Trajectory(
-                task_id=f"task-{index // 8}", group_id=f"group-{index // 8}", env_name="synthetic", seed=index,
-                turns=turns, advantages=[advantage] * len(turns),
+                task_id=f"task-{index // 8}",
+                group_id=f"group-{index // 8}",
+                env_name="synthetic",
+                seed=index,
+                turns=turns,
+                advantages=[advantage] * len(turns),
             )
         )
     return trajectories
@@ -93,7 +99,9 @@ def real_tokens(trajectories: list[Trajectory]) -> int:
     return sum(len(t.observation_ids) + len(t.action_ids) for tr in trajectories for t in tr.turns)
 
 
-def agentrl_step(model: torch.nn.Module, pad_token_id: int, trajectories: list[Trajectory], budget: int) -> Side:
+def agentrl_step(
+    model: torch.nn.Module, pad_token_id: int, trajectories: list[Trajectory], budget: int
+) -> Side:
     # tis_cap off: the synthetic behaviour log-probs are not a real sampler's, as TRL gets none either.
     settings = LearnerSettings(lr=1e-4, micro_batch_tokens=budget, tis_cap=None)
     learner = Learner(model, pad_token_id, settings)
@@ -123,15 +131,19 @@ def trl_inputs(trajectories: list[Trajectory], pad_token_id: int) -> dict[str, t
     completion_mask = torch.zeros((rows, completion_len), dtype=torch.long)
     tool_mask = torch.zeros((rows, completion_len), dtype=torch.long)
     for row, (prompt, completion, keep) in enumerate(zip(prompts, completions, tool_masks, strict=True)):
-        prompt_ids[row, prompt_len - len(prompt):] = torch.tensor(prompt)
-        prompt_mask[row, prompt_len - len(prompt):] = 1
+        prompt_ids[row, prompt_len - len(prompt) :] = torch.tensor(prompt)
+        prompt_mask[row, prompt_len - len(prompt) :] = 1
         completion_ids[row, : len(completion)] = torch.tensor(completion)
         completion_mask[row, : len(completion)] = 1
         tool_mask[row, : len(keep)] = torch.tensor(keep)
     advantages = torch.tensor([t.advantages[0] for t in trajectories], dtype=torch.float32)  # type: ignore[index]
     return {
-        "prompt_ids": prompt_ids, "prompt_mask": prompt_mask, "completion_ids": completion_ids,
-        "completion_mask": completion_mask, "tool_mask": tool_mask, "advantages": advantages,
+        "prompt_ids": prompt_ids,
+        "prompt_mask": prompt_mask,
+        "completion_ids": completion_ids,
+        "completion_mask": completion_mask,
+        "tool_mask": tool_mask,
+        "advantages": advantages,
         "num_items_in_batch": (completion_mask * tool_mask).sum(),
     }
 
@@ -143,16 +155,28 @@ def build_trl_trainer(
     from trl import GRPOConfig, GRPOTrainer
 
     config = GRPOConfig(
-        output_dir=output_dir, per_device_train_batch_size=rows, gradient_accumulation_steps=accumulation,
-        num_generations=rows, learning_rate=1e-4, loss_type="bnpo", beta=0.0, use_cpu=True, report_to=[],
-        max_grad_norm=1.0, save_strategy="no", logging_strategy="no",
+        output_dir=output_dir,
+        per_device_train_batch_size=rows,
+        gradient_accumulation_steps=accumulation,
+        num_generations=rows,
+        learning_rate=1e-4,
+        loss_type="bnpo",
+        beta=0.0,
+        use_cpu=True,
+        report_to=[],
+        max_grad_norm=1.0,
+        save_strategy="no",
+        logging_strategy="no",
     )
     dataset = Dataset.from_dict({"prompt": ["unused"] * rows * accumulation})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         trainer = GRPOTrainer(
-            model=model, reward_funcs=[lambda completions, **_: [0.0] * len(completions)], args=config,
-            train_dataset=dataset, processing_class=tokenizer,
+            model=model,
+            reward_funcs=[lambda completions, **_: [0.0] * len(completions)],
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
         )
     trainer.create_optimizer()
     # Set by Trainer's own train loop, which we bypass (it would generate): bnpo divides by it.
@@ -163,7 +187,9 @@ def build_trl_trainer(
 def trl_step(trainer: GRPOTrainer, trajectories: list[Trajectory], pad_token_id: int, rows: int) -> Side:
     inputs = trl_inputs(trajectories, pad_token_id)
     batch = len(trajectories)
-    chunks = [{k: (v[i : i + rows] if v.dim() else v) for k, v in inputs.items()} for i in range(0, batch, rows)]
+    chunks = [
+        {k: (v[i : i + rows] if v.dim() else v) for k, v in inputs.items()} for i in range(0, batch, rows)
+    ]
     positions = inputs["prompt_ids"].numel() + inputs["completion_ids"].numel()
     model = trainer.model
     model.train()
@@ -193,7 +219,10 @@ def main() -> None:
 
     tokenizer = build_tiny_tokenizer(None)
     shape = TinyModelShape(
-        hidden_size=args.hidden_size, num_layers=args.layers, num_heads=4, intermediate_size=4 * args.hidden_size,
+        hidden_size=args.hidden_size,
+        num_layers=args.layers,
+        num_heads=4,
+        intermediate_size=4 * args.hidden_size,
         max_positions=8192,
     )
     base = build_tiny_model(tokenizer, shape, seed=args.seed)
@@ -232,7 +261,9 @@ def main() -> None:
         seconds = statistics.median(r.seconds for r in runs)
         positions = runs[0].computed_positions
         throughput[side] = tokens / seconds
-        print(f"| {side} | {seconds:.3f} | {throughput[side]:,.0f} | {positions:,} | {1 - tokens / positions:.1%} |")
+        print(
+            f"| {side} | {seconds:.3f} | {throughput[side]:,.0f} | {positions:,} | {1 - tokens / positions:.1%} |"
+        )
     print(f"\nratio agentrl / TRL: {throughput['agentrl'] / throughput['trl']:.2f}x")
 
 

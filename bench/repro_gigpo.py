@@ -66,11 +66,20 @@ def read_curve(metrics_file: Path, steps: int) -> Curve | None:
 
 def train(out: Path, method: str, seed: int, args: argparse.Namespace) -> None:
     overrides = [
-        "env=frozenlake", f"algo={method}", "model=tiny", f"trainer.seed={seed}", f"trainer.steps={args.steps}",
-        f"trainer.eval_every={args.eval_every}", f"trainer.eval_tasks={args.eval_tasks}",
-        f"env.params.size={args.size}", f"env.params.max_turns={args.max_turns}",
-        f"trainer.runs_dir={out}", f"trainer.run_name={method}-seed{seed}", "trainer.progress=false",
-        "trainer.save_trajectories=false", "trainer.resume=true",
+        "env=frozenlake",
+        f"algo={method}",
+        "model=tiny",
+        f"trainer.seed={seed}",
+        f"trainer.steps={args.steps}",
+        f"trainer.eval_every={args.eval_every}",
+        f"trainer.eval_tasks={args.eval_tasks}",
+        f"env.params.size={args.size}",
+        f"env.params.max_turns={args.max_turns}",
+        f"trainer.runs_dir={out}",
+        f"trainer.run_name={method}-seed{seed}",
+        "trainer.progress=false",
+        "trainer.save_trajectories=false",
+        "trainer.resume=true",
     ]
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "agentrl.cli.main", "train", *overrides], check=True)
