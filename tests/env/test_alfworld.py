@@ -1,0 +1,135 @@
+"""ALFWorld on the real shipped games and the real TextWorld PDDL engine (a few seconds per game load)."""
+
+from __future__ import annotations
+
+import asyncio
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from environments.alfworld import ALFWorld
+from environments.alfworld import data as alfworld_data
+from environments.alfworld.data import ensure_games, list_games
+
+# Three games with short walkthroughs: look (seen), look (unseen), clean (seen).
+GAMES = [("valid_seen", 0), ("valid_unseen", 3), ("valid_seen", 60)]
+
+
+@pytest.fixture(scope="module")
+def spec() -> ALFWorld:
+    return ALFWorld(prompt="gigpo")
+
+
+def play(spec: ALFWorld, task_split: str, index: int, replies: list[str] | None = None):
+    """Reset, then send `replies` (default: the game's walkthrough, tagged for the gigpo prompt); all results."""
+
+    async def run():
+        env = spec.make_env()
+        results = [await env.reset(spec.task(task_split, index))]
+        tagged = "<think>t</think><action>{}</action>" if spec.prompt == "gigpo" else "{}"
+        actions = replies if replies is not None else [tagged.format(c) for c in env.engine.walkthrough]
+        for reply in actions:
+            results.append(await env.step(reply))
+        await env.close()
+        return results
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize(("split", "index"), GAMES)
+def test_walkthrough_wins(spec: ALFWorld, split: str, index: int) -> None:
+    results = play(spec, split, index)
+    last = results[-1]
+    assert last.done and last.reward == 1.0
+    assert last.info["success"] is True and last.info["score"] == 1.0
+    assert last.info["task_type"] == spec.task(split, index).payload["task_type"]
+    assert all(not r.done for r in results[:-1])
+
+
+def test_splits_and_task_types(spec: ALFWorld) -> None:
+    assert (spec.num_tasks("train"), spec.num_tasks("valid_seen"), spec.num_tasks("valid_unseen")) == (
+        3553,
+        140,
+        134,
+    )
+    assert spec.num_tasks("eval") == 134  # eval_split defaults to valid_unseen
+    types = {spec.task("valid_seen", i).payload["task_type"] for i in range(spec.num_tasks("valid_seen"))}
+    assert types == {"pick", "look", "clean", "heat", "cool", "pick_two"}
+    with pytest.raises(ValueError, match="unknown split 'test'"):
+        spec.task("test", 0)
+    with pytest.raises(ValueError, match="out of range"):
+        spec.task("valid_seen", 140)
+
+
+def test_invalid_and_non_admissible_actions_are_format_failures(spec: ALFWorld) -> None:
+    results = play(
+        spec, "valid_seen", 0, ["go to desk 1", "<action>fly away</action>", "<action>Go to  Desk 1</action>"]
+    )
+    untagged, not_admissible, normalised = results[1:]
+    for failed in (untagged, not_admissible):
+        assert failed.info["failure"] == "format" and failed.reward == -0.1
+        assert failed.state_key == results[0].state_key  # nothing happened
+    assert "'fly away' is not admissible" in not_admissible.observation
+    assert normalised.info == {"action": "go to desk 1", "task_type": "look"}
+    assert normalised.state_key != results[0].state_key
+
+
+def test_state_key_follows_true_state_not_text(spec: ALFWorld) -> None:
+    replies = ["look", "inventory", "go to desk 1", "examine desk 1", "go to bed 1", "go to desk 1"]
+    results = play(spec, "valid_seen", 0, [f"<action>{r}</action>" for r in replies])
+    start, look, inventory, desk, examined, bed, desk_again = (r.state_key for r in results)
+    assert start == look == inventory  # looking changes the text, not the world
+    assert desk == examined == desk_again != start
+    assert bed not in (start, desk)
+    assert results[1].observation != results[0].observation
+
+
+def test_history_prompt_shows_task_history_and_admissible_actions(spec: ALFWorld) -> None:
+    results = play(
+        spec, "valid_seen", 0, ["<action>go to desk 1</action>", "<action>use desklamp 1</action>"]
+    )
+    prompt = results[-1].observation
+    assert prompt.startswith("Your task is to: look at alarmclock under the desklamp.")
+    assert "Action 1: 'go to desk 1'" in prompt and "Action 2: 'use desklamp 1'" in prompt
+    assert "'take alarmclock 2 from desk 1'" in prompt and "<action> </action>" in prompt
+
+
+def test_turn_limit_truncates_as_a_loss() -> None:
+    spec = ALFWorld(prompt="plain", max_turns=2)
+    results = play(spec, "valid_seen", 0, ["look", "inventory"])
+    assert not results[1].truncated
+    assert results[2].truncated and not results[2].done
+    assert results[2].info["success"] is False and results[2].info["score"] == 0.0
+    assert results[0].observation.startswith("Your task is to: look at alarmclock")
+
+
+def test_vocabulary_spells_every_admissible_command() -> None:
+    spec = ALFWorld(prompt="plain")
+    vocabulary = set(spec.vocabulary())
+    results = play(spec, "valid_seen", 60, None)  # plain prompt: the walkthrough as bare commands
+    assert results[-1].info["success"] is True
+    commands = [line for r in results for line in r.observation.split("Admissible actions: ")[1].split(" | ")]
+    assert commands and all(set(c.split()) <= vocabulary for c in commands)
+
+
+def test_extraction_from_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spec: ALFWorld) -> None:
+    """A one-game archive in the shipped layout extracts into place, and a second call reuses it."""
+    game = spec.game_path(spec.task("valid_seen", 0).payload)
+    archive = tmp_path / "one.tar.xz"
+    with tarfile.open(archive, "w:xz") as tar:
+        tar.add(game.parent, arcname=f"json_2.1.1/valid_seen/{game.parent.parent.name}/{game.parent.name}")
+    monkeypatch.setattr(alfworld_data, "ARCHIVE", archive)
+    games = ensure_games(tmp_path / "cache")
+    assert [g.task_type for g in list_games(games, "valid_seen")] == ["look"]
+    archive.unlink()
+    assert ensure_games(tmp_path / "cache") == games  # no second extraction
+    with pytest.raises(FileNotFoundError, match="ALFWorld archive is missing"):
+        ensure_games(tmp_path / "elsewhere")
+
+
+def test_bad_parameters_are_explained() -> None:
+    with pytest.raises(ValueError, match="unknown eval_split 'test'"):
+        ALFWorld(eval_split="test")
+    with pytest.raises(ValueError, match="unknown prompt 'fancy'"):
+        ALFWorld(prompt="fancy")
