@@ -1,0 +1,52 @@
+"""`agentrl train env=swe algo=gigpo model=tiny` runs on CPU: real sandboxes, the env's G-RA transform
+from configs/env/swe.yaml, and every sandbox removed afterwards."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from pathlib import Path
+
+from agentrl.trainer.config import load_config
+from agentrl.trainer.loop import train
+
+
+def test_gigpo_trains_on_swe_with_gated_rewards_and_leaves_no_sandbox(tmp_path: Path) -> None:
+    sandboxes = Path(tempfile.mkdtemp(prefix="agentrl-swe-train-"))
+    sandboxes.chmod(0o755)  # the sandboxes' own uids must walk into it (tmp_path is 0700 under root)
+    try:
+        config, resolved = load_config(
+            [
+                "env=swe",
+                "algo=gigpo",
+                "model=tiny",
+                "trainer.steps=2",
+                "trainer.eval_every=0",
+                "trainer.progress=false",
+                "rollout.tasks_per_step=2",
+                "rollout.group_size=2",
+                "env.params.max_turns=2",
+                "env.params.datasets=[humanevalfix]",
+                f"+env.params.sandbox_options.base_dir={sandboxes}",
+                "model.hidden_size=32",
+                "model.num_heads=2",
+                "model.intermediate_size=64",
+                "model.max_new_tokens=16",
+                f"trainer.runs_dir={tmp_path}",
+            ]
+        )
+        assert config.rewards == [
+            {"name": "gra", "channels": [{"name": "outcome", "threshold": 0.0}, {"name": "step"}]}
+        ]
+        run = train(config, resolved)
+        leftovers = sorted(p.name for p in sandboxes.iterdir())
+    finally:
+        shutil.rmtree(sandboxes)
+    assert not leftovers, f"sandboxes not removed: {leftovers}"
+    metrics = [m for m in run.run_dir.read_metrics() if m["step"] > 0]
+    assert [m["step"] for m in metrics] == [1, 2]
+    for m in metrics:
+        assert math.isfinite(m["loss"]) and math.isfinite(m["grad_norm"])
+        assert m["infra_failures"] == 0 and m["episodes"] == 4
+        assert "gra_gate_open_rate" in m  # the env config's G-RA transform ran
