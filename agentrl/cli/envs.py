@@ -30,10 +30,17 @@ def describe(info: EnvInfo) -> tuple[str, str, str]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="agentrl envs", description=__doc__.splitlines()[0])
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--games",
+        action="store_true",
+        help="probe every installed textarena game (about a minute) and show which ones the textarena env can play",
+    )
+    args = parser.parse_args(argv)
     console = Console()
     if not console.is_terminal:  # a pipe or a log has no width: don't fold entry points at 80 columns
         console = Console(width=160)
+    if args.games:
+        return print_textarena_games(console)
     envs = list_envs()
     if not envs:
         console.print(f"no environments installed (entry-point group {ENTRY_POINT_GROUP!r} is empty)")
@@ -48,3 +55,25 @@ def main(argv: list[str]) -> int:
         table.add_row(info.name, info.source, *describe(info))
     console.print(table)
     return 0 if any(info.ok for info in envs) else 1
+
+
+def print_textarena_games(console: Console) -> int:
+    """The usable/unusable table of textarena games, from a live probe (games change with versions)."""
+    try:
+        from environments.textarena.probe import probe_all
+    except ImportError as exc:
+        console.print(f"textarena is not installed ({exc}); pip install textarena==0.7.4")
+        return 1
+    reports = probe_all()
+    table = Table(title="textarena games (env=textarena env.params.game=<game>)")
+    table.add_column("game", no_wrap=True, style="bold")
+    table.add_column("players", justify="right")
+    table.add_column("status", overflow="fold")
+    table.add_column("ms/step", justify="right")
+    for report in reports:
+        status = "[green]usable[/green]" if report.usable else f"[red]unusable: {report.reason}[/red]"
+        latency = f"{report.step_ms:.2f}" if report.step_ms is not None else "-"
+        table.add_row(report.game, str(report.players or "-"), status, latency)
+    console.print(table)
+    console.print(f"{sum(report.usable for report in reports)} of {len(reports)} games usable")
+    return 0
