@@ -71,8 +71,9 @@ class Turn:
     and chat-template tokens: never trained on); `action_ids` are the sampled tokens (trained on) with
     their `behaviour_logprobs` from the engine that sampled them under `policy_version`.
     `state_key` is the key of the state the decision was made in; `result` is what the environment
-    returned for the action. `value` is the critic's V(h_t) of that state (PPO with a critic only),
-    written by the learner after the rollout and before credit assignment.
+    returned for the action. `value` is the critic's V(h_t) of that state and `token_values` its value
+    of the state before each action token (`token_values[0] == value`: the same state); both are
+    written by the learner after the rollout and before credit assignment (PPO with a critic only).
     """
 
     observation_ids: list[int]
@@ -86,6 +87,7 @@ class Turn:
     result: StepResult | None = None
     failure: FailureKind | None = None
     value: float | None = None
+    token_values: list[float] | None = None
 
     @property
     def reward(self) -> float:
@@ -100,6 +102,9 @@ class Trajectory:
     `group_id` identifies the group this episode was sampled in (one task, one seed, one step), so
     group-relative credit never mixes episodes of different tasks. `advantages` holds one value per
     turn once a credit assigner has run; `None` means not yet assigned or excluded from training.
+    Token-level assigners (token GAE, token TEMPO) also fill `token_advantages`, one list per turn with
+    one value per action token, which the learner then trains on; `advantages` is then each turn's
+    mean over its tokens, a summary for people and the replay index.
     `error` says what broke when `failure` is `infra` or `timeout`.
     """
 
@@ -114,6 +119,7 @@ class Trajectory:
     error: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     advantages: list[float] | None = None
+    token_advantages: list[list[float]] | None = None
 
     @property
     def trainable(self) -> bool:

@@ -9,6 +9,9 @@ COMMANDS = {
     "train": "agentrl.cli.train",
     "envs": "agentrl.cli.envs",
     "new-env": "agentrl.cli.new_env",
+    "replay": "agentrl.cli.replay",
+    "eval": "agentrl.cli.eval",
+    "plot": "agentrl.cli.plot",
 }
 
 

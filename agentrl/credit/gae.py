@@ -1,4 +1,4 @@
-"""Turn-level GAE for PPO with a critic, per ALGORITHMS.md §1.5 (Turn-PPO, arXiv 2512.17008).
+"""GAE for PPO with a critic, per ALGORITHMS.md §1.5: turn level (Turn-PPO, arXiv 2512.17008) and token level.
 
 A turn is one action of an MDP whose state h_t is the whole context before the turn's action tokens.
 The critic (`agentrl.learner.critic.ValueHead`) has scored every such state, V(h_t) = `turn.value`,
@@ -20,6 +20,19 @@ V = 0 for every termination: for `done` that is exact; for `max_turns`, `truncat
 textbook choice, but the state after the last action is never scored (no turn follows it) and the
 turn limit is part of the task an agent is trained on here, so running out of turns is worth nothing
 more. Infra/timeout failures get None (never trained on), as with every estimator.
+
+Token level (`algo=ppo`, standard PPO for language models). The steps are the trajectory's action
+tokens y_1..y_L, all turns concatenated; the state before token y_k is the context up to y_{k−1}, and
+its value V_k = `turn.token_values[j]` (the value head at the position that predicts y_k). Observation
+tokens are not steps: they are neither bootstrapped through nor trained, so the step after a turn's
+last token is the next turn's first action token, one γ away. The turn's reward r_t arrives after its
+last token (all other tokens get 0):
+
+    δ_k = r_k + γ V_{k+1} − V_k,   A_k = δ_k + γλ A_{k+1},   V_{L+1} = 0,   R_k = A_k + V_k
+
+With γ = λ = 1 every token of turn t gets A_k = G_t − V_k, the reward-to-go after it minus its value.
+A turn without action tokens (ours) adds its reward to the last action token before it (the action it
+followed); before any action token there is nothing to credit and the reward is dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +41,19 @@ from collections.abc import Sequence
 
 from agentrl.credit.groups import check_number
 from agentrl.types import Trajectory
+
+
+def gae(rewards: Sequence[float], values: Sequence[float], gamma: float, lam: float) -> list[float]:
+    """GAE over one episode's steps (turns or action tokens), with V = 0 after the last step."""
+    advantages = [0.0] * len(rewards)
+    running = 0.0  # A_{k+1}; 0 after the last step
+    next_value = 0.0  # V_{k+1}; 0 after the last step, whatever the termination (module docstring)
+    for k in reversed(range(len(rewards))):
+        delta = rewards[k] + gamma * next_value - values[k]  # δ_k = r_k + γ V_{k+1} − V_k
+        running = delta + gamma * lam * running  # A_k = δ_k + γλ A_{k+1}
+        advantages[k] = running
+        next_value = values[k]
+    return advantages
 
 
 def turn_gae_advantages(
@@ -50,15 +76,33 @@ def turn_gae_advantages(
                 f"trajectory {index} ({trajectory.group_id}) has turns without a value; turn-level GAE needs "
                 "the critic's V(h_t) on every turn (Learner.assign_values writes them before credit)"
             )
-        rewards = [turn.reward for turn in trajectory.turns]
-        episode_advantages = [0.0] * len(rewards)
-        running = 0.0  # A_{t+1}; 0 after the last turn
-        next_value = 0.0  # V(h_{t+1}); 0 after the last turn, whatever the termination (module docstring)
-        for t in reversed(range(len(rewards))):
-            delta = rewards[t] + gamma * next_value - values[t]  # δ_t
-            running = delta + gamma * lam * running  # A_t = δ_t + γλ A_{t+1}
-            episode_advantages[t] = running
-            next_value = values[t]  # type: ignore[assignment]
-        advantages[index] = episode_advantages
+        advantages[index] = gae([turn.reward for turn in trajectory.turns], values, gamma, lam)  # type: ignore[arg-type]
     return advantages
 
+
+def token_gae_advantages(
+    trajectories: Sequence[Trajectory], *, gamma: float = 1.0, lam: float = 1.0
+) -> list[list[list[float]] | None]:
+    """Per-token GAE advantages: per trajectory (None if not trainable) one list per turn with one value
+    per action token. Every turn must carry `token_values`, one per action token (the learner writes them)."""
+    check_number("gamma", gamma, low=0.0, high=1.0)
+    check_number("lam", lam, low=0.0, high=1.0)
+    advantages: list[list[list[float]] | None] = [None] * len(trajectories)
+    for index, trajectory in enumerate(trajectories):
+        if not trajectory.trainable:
+            continue
+        values: list[float] = []
+        rewards: list[float] = []
+        for turn in trajectory.turns:
+            if turn.token_values is None or len(turn.token_values) != len(turn.action_ids):
+                raise ValueError(
+                    f"trajectory {index} ({trajectory.group_id}) has a turn without one value per action token; "
+                    "token-level GAE needs the critic's token_values (Learner.assign_values writes them before credit)"
+                )
+            values += turn.token_values
+            rewards += [0.0] * len(turn.action_ids)
+            if rewards:  # r_t after the turn's last action token (or the last one before it)
+                rewards[-1] += turn.reward
+        flat = iter(gae(rewards, values, gamma, lam))
+        advantages[index] = [[next(flat) for _ in turn.action_ids] for turn in trajectory.turns]
+    return advantages

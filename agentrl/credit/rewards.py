@@ -232,6 +232,50 @@ def _check_otc(alpha: float, c: float) -> None:
         raise ValueError(f"otc: alpha must be > 0, got {alpha}")
 
 
+# --- DAPO soft overlong punishment (Yu et al. 2025, arXiv 2503.14476, Eq. 13) ---------------------------
+
+
+def overlong_reward(length: int, *, max_length: int, cache: int) -> float:
+    """R_length(y) of DAPO Eq. 13, for a response of `length` tokens:
+
+        0                                  |y| ≤ L_max − L_cache
+        ((L_max − L_cache) − |y|) / L_cache    L_max − L_cache < |y| ≤ L_max     (0 down to −1, linear)
+        −1                                 L_max < |y|
+    """
+    budget = max_length - cache  # the expected maximum length; the last `cache` tokens are the soft zone
+    if length <= budget:
+        return 0.0
+    if length <= max_length:
+        return (budget - length) / cache
+    return -1.0
+
+
+def overlong_penalty(trajectories: Sequence[Trajectory], *, max_length: int, cache: int) -> list[Trajectory]:
+    """R' = R + R_length(|y|) with |y| = the trajectory's action tokens over all turns (ours: the agent's
+    whole generated response; DAPO has one response per episode). Only the outcome moves, as with OTC:
+    turn rewards are left as they are. Each trajectory's R_length is kept in `metrics["overlong_penalty"]`.
+    """
+    _check_overlong(max_length, cache)
+    transformed = []
+    for t in trajectories:
+        if not t.trainable:
+            transformed.append(t)
+            continue
+        penalty = overlong_reward(sum(len(turn.action_ids) for turn in t.turns), max_length=max_length, cache=cache)
+        shaped = _with_outcome(t, t.outcome_reward + penalty)
+        shaped.metrics["overlong_penalty"] = penalty
+        transformed.append(shaped)
+    return transformed
+
+
+def _check_overlong(max_length: int, cache: int) -> None:
+    if not 0 < cache <= max_length:
+        raise ValueError(
+            f"overlong: need 0 < cache ≤ max_length (DAPO: cache 4096 of max_length 20480), "
+            f"got cache={cache}, max_length={max_length}"
+        )
+
+
 # --- The pipeline declared in config ----------------------------------------------------------------
 
 
@@ -240,6 +284,7 @@ TRANSFORM_PARAMETERS: dict[str, dict[str, object]] = {
     "gra": {"channels": None},
     "otc_ppo": {"alpha": 1.0, "c": 1.0},
     "otc_grpo": {"alpha": 1.0, "c": 1.0},
+    "overlong": {"max_length": 20480, "cache": 4096},
 }
 """Valid transform names and their parameters with defaults (None: required)."""
 
@@ -303,6 +348,8 @@ def _run_transform(
         return gated_reward_accumulation(trajectories, **params), dict(best_calls)
     if transform.name == "otc_ppo":
         return otc_ppo(trajectories, **params), dict(best_calls)
+    if transform.name == "overlong":
+        return overlong_penalty(trajectories, **params), dict(best_calls)
     return otc_grpo(trajectories, best_calls=best_calls, **params)
 
 
@@ -349,6 +396,9 @@ def reward_metrics(trajectories: Sequence[Trajectory]) -> dict[str, float]:
     gates = [t.metrics["gra_gate_open"] for t in trainable if "gra_gate_open" in t.metrics]
     if gates:
         metrics["gra_gate_open_rate"] = statistics.fmean(gates)
+    penalties = [t.metrics["overlong_penalty"] for t in trainable if "overlong_penalty" in t.metrics]
+    if penalties:
+        metrics["overlong_penalty_mean"] = statistics.fmean(penalties)
     return metrics
 
 
@@ -363,6 +413,8 @@ __all__ = [
     "otc_grpo_tool_reward",
     "otc_ppo",
     "otc_ppo_tool_reward",
+    "overlong_penalty",
+    "overlong_reward",
     "parse_reward_transforms",
     "reward_metrics",
     "tool_call_count",

@@ -1,4 +1,4 @@
-"""TEMPO: Tree-Estimated Mean Prefix value (arXiv 2509.18314), per ALGORITHMS.md §1.4, at the turn level.
+"""TEMPO: Tree-Estimated Mean Prefix value (arXiv 2509.18314), per ALGORITHMS.md §1.4, at turn or token level.
 
 GRPO compares whole episodes. When the episodes of a group share a prefix and then fork, the fork is
 where the credit belongs: the episodes form a prefix tree, and the value of a node is the mean
@@ -21,50 +21,60 @@ Branches are rare under independent sampling, except at the first turn; they bec
 the rollout forks episodes from shared prefixes (ALGORITHMS.md's `rollout.branching`, which needs env
 snapshots and is not built yet).
 
-The paper's `level="token"` (a tree over the action tokens of single-turn responses) needs per-token
-advantages, which estimators cannot return yet (one value per turn); it is not built.
+Token-level tree (`level="token"`, the paper's). Each action token is a decision: token j of a turn is
+decided at the node s = (the episode's whole token prefix before it: every earlier observation and
+action token, then this turn's observation tokens and its action tokens before j) and leads to s ⊕ y_j.
+For single-turn responses this is the paper's tree over response tokens below the shared prompt; for
+agents (ours) the observation tokens are path elements but never decisions, so an env's different
+replies split the tree without crediting the token before them, as at the turn level. Observation and
+action tokens are distinct elements even with equal ids. The result is one advantage per action token.
+A real turn ends with its end-of-turn token, so where one episode chooses a token every episode through
+that node does; in data without end tokens a node can hold episodes that choose a token and episodes
+whose turn ended there. V(s) is still the mean over every episode through s, and only the chosen
+tokens count as children (ours); the corrections at such a node then need not sum to zero.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import dataclass
 
 from agentrl.credit.groups import NORM_MODES, check_choice, check_number, group_normalise, trainable_groups
 from agentrl.types import Trajectory
 
-LEVELS: tuple[str, ...] = ("turn",)
-"""Granularities of the prefix tree that are built; `token` is not (see the module docstring)."""
+LEVELS: tuple[str, ...] = ("turn", "token")
+"""Granularities of the prefix tree: a decision is a turn's action, or one action token."""
 
 
 def tempo_advantages(
     trajectories: Sequence[Trajectory], *, norm: str = "mean_std", level: str = "turn", beta: float = 1.0
-) -> list[list[float] | None]:
-    """Per-turn TEMPO advantages, one entry per trajectory in input order (None if not trainable).
+) -> list[list[float] | None] | list[list[list[float]] | None]:
+    """TEMPO advantages, one entry per trajectory in input order (None if not trainable).
 
     `norm`: "mean_std" or "mean", the group normalisation of the outcomes (as GRPO's `norm`).
-    `level`: "turn" (the only one built). `beta`: β ≥ 0, the weight of the prefix-value correction.
+    `level`: "turn" (one advantage per turn) or "token" (per turn, one per action token).
+    `beta`: β ≥ 0, the weight of the prefix-value correction.
     """
     check_choice("norm", norm, NORM_MODES)
     check_choice("level", level, LEVELS)
     check_number("beta", beta, low=0.0)
-    advantages: list[list[float] | None] = [None] * len(trajectories)
+    advantages: list = [None] * len(trajectories)
     for members in trainable_groups(trajectories).values():
         # --- A^GRPO_i over the group's trainable episodes, exactly as `grpo_advantages`.
         outcome_rewards = [float(trajectories[i].outcome_reward) for i in members]
         outcome_advantage = dict(zip(members, group_normalise(outcome_rewards, norm)))
 
-        # --- The prefix tree: each turn's decision node s_t and after-action node s_{t+1}.
-        decision_node, action_node = turn_nodes(trajectories, members)
+        # --- The prefix tree: each episode's path, and each decision's node s_t and after-action node s_{t+1}.
+        tree = prefix_tree(trajectories, members, level)
 
         # --- V(s): mean A^GRPO of the episodes through s; children of each decision node.
         episodes_through: dict[int, list[int]] = {}
         actions_from: dict[int, set[int]] = {}
         for i in members:
-            for s_t, s_next in zip(decision_node[i], action_node[i]):
-                # Each node lies at its own depth of a path, so an episode is appended to it once.
-                episodes_through.setdefault(s_t, []).append(i)
-                episodes_through.setdefault(s_next, []).append(i)
+            for node in tree.paths[i]:  # each node lies at its own depth of a path: appended once
+                episodes_through.setdefault(node, []).append(i)
+            for s_t, s_next in tree.decisions[i]:
                 actions_from.setdefault(s_t, set()).add(s_next)
         value = {
             node: math.fsum(outcome_advantage[j] for j in through) / len(through)
@@ -73,42 +83,55 @@ def tempo_advantages(
 
         # --- A_{i,t} = A^GRPO_i + β · [s_t branches] · (V(s_{t+1}) − V(s_t)).
         for i in members:
-            per_turn = []
-            for s_t, s_next in zip(decision_node[i], action_node[i]):
+            per_decision = []
+            for s_t, s_next in tree.decisions[i]:
                 advantage = outcome_advantage[i]
                 if len(actions_from[s_t]) > 1:
                     advantage += beta * (value[s_next] - value[s_t])
-                per_turn.append(advantage)
-            advantages[i] = per_turn
+                per_decision.append(advantage)
+            if level == "turn":
+                advantages[i] = per_decision
+            else:  # one decision per action token, in order: split them by turn
+                decisions = iter(per_decision)
+                advantages[i] = [[next(decisions) for _ in turn.action_ids] for turn in trajectories[i].turns]
     return advantages
 
 
-def turn_nodes(
-    trajectories: Sequence[Trajectory], members: Sequence[int]
-) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
-    """The prefix-tree nodes of every turn of `members`: (decision nodes s_t, after-action nodes s_t ⊕ a_t).
+@dataclass(frozen=True)
+class PrefixTree:
+    """One group's prefix tree. Nodes are small integers: a node is identified by (its parent node, the
+    element appended), so equal prefixes get equal ids without hashing whole histories; the root is 0."""
 
-    Nodes are small integers: a node is identified by (its parent node, the key or action appended),
-    so equal prefixes get equal ids without hashing whole histories. The root (the empty prefix) is 0.
-    """
+    paths: dict[int, list[int]]
+    """Per episode: every node on its path below the root, in order."""
+    decisions: dict[int, list[tuple[int, int]]]
+    """Per episode: (decision node s_t, after-action node s_{t+1}) of each decision, in order."""
+
+
+def prefix_tree(trajectories: Sequence[Trajectory], members: Sequence[int], level: str) -> PrefixTree:
+    """The prefix tree of `members` at `level` (module docstring): at the turn level a path alternates
+    state elements and whole actions; at the token level it is every observation and action token."""
     node_ids: dict[tuple[int, Hashable], int] = {}
-
-    def child(parent: int, element: Hashable) -> int:
-        return node_ids.setdefault((parent, element), len(node_ids) + 1)
-
-    decision_node: dict[int, list[int]] = {}
-    action_node: dict[int, list[int]] = {}
+    paths: dict[int, list[int]] = {}
+    decisions: dict[int, list[tuple[int, int]]] = {}
     for i in members:
         node = 0
-        decision_node[i], action_node[i] = [], []
-        for turn in trajectories[i].turns:
-            state = (
-                ("state", turn.state_key)
-                if turn.state_key is not None
-                else ("ids", tuple(turn.observation_ids))
-            )
-            node = child(node, state)
-            decision_node[i].append(node)
-            node = child(node, ("action", tuple(turn.action_ids)))
-            action_node[i].append(node)
-    return decision_node, action_node
+        paths[i], decisions[i] = [], []
+        for element, is_decision in path_elements(trajectories[i], level):
+            parent, node = node, node_ids.setdefault((node, element), len(node_ids) + 1)
+            paths[i].append(node)
+            if is_decision:
+                decisions[i].append((parent, node))
+    return PrefixTree(paths, decisions)
+
+
+def path_elements(trajectory: Trajectory, level: str) -> Iterator[tuple[Hashable, bool]]:
+    """The elements of an episode's path in order, each with whether it is a decision (an action)."""
+    for turn in trajectory.turns:
+        if level == "turn":
+            state = ("state", turn.state_key) if turn.state_key is not None else ("ids", tuple(turn.observation_ids))
+            yield state, False
+            yield ("action", tuple(turn.action_ids)), True
+        else:
+            yield from ((("observation", token), False) for token in turn.observation_ids)
+            yield from ((("action", token), True) for token in turn.action_ids)

@@ -6,9 +6,10 @@ shape it), so the head is the only new parameter set: `hidden_size + 1` numbers.
 creates it only for the algorithms in `agentrl.credit.CRITIC_ALGOS`, trains it in the same AdamW as the
 policy, and checkpoints it beside the model (`value_head.safetensors`).
 
-Which position scores which state: turn t's decision is made after its observation tokens, so V(h_t)
-is read at the input position just before the turn's first action token (`TrainingSequence.value_positions`),
-the position whose logits predict that token.
+Which position scores which state: the state before an action token is the context up to the token
+before it, so its value is read at the input position whose logits predict that token (the learner
+reads it for every action token in the same pass as the log-probs). Turn t's state h_t is the state
+before its first action token; token-level GAE uses every action token's state.
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ class _ActionLogits:
     logprobs: torch.Tensor
     logits: torch.Tensor
     values: torch.Tensor | None = None
-    """The critic's V(h_t) at the batch's turn boundaries (flat, row-major); None without a critic."""
+    """The critic's value of the state before each action token (flat, row-major like `logprobs`: read
+    at the position whose logits predict the token); None without a critic."""
 
 
 class Learner:
@@ -139,7 +140,7 @@ class Learner:
 
     def _action_logits(self, model: PreTrainedModel, batch: MicroBatch, with_values: bool = False) -> _ActionLogits:
         """Log-probs of the action tokens (flat, in row-major order) and their logits; with `with_values`
-        also the critic's values at the turn boundaries, from the same forward pass (shared trunk)."""
+        also the critic's value of the state before each of them, from the same forward pass (shared trunk)."""
         output = model(
             input_ids=batch.input_ids.to(self.device),
             attention_mask=batch.attention_mask.to(self.device),
@@ -153,50 +154,53 @@ class Learner:
         values = None
         if with_values:
             assert self.critic is not None
-            if (batch.value_positions < 0).any():
-                raise ValueError("a trajectory's first turn has no observation tokens: no state precedes its action")
-            hidden = output.hidden_states[-1]
-            values = self.critic(hidden[batch.value_rows.to(self.device), batch.value_positions.to(self.device)])
+            values = self.critic(output.hidden_states[-1][:, :-1][mask])
         return _ActionLogits(logprobs=logprobs, logits=action_logits, values=values)
 
     @torch.no_grad()
     def assign_values(self, trajectories: list[Trajectory]) -> None:
-        """Write the critic's V(h_t) into every turn's `value`: after the rollout, before credit
-        assignment (turn-level GAE reads them). A trajectory without action tokens is never trained on;
-        its turns get 0.0 so that credit assignment has a number to read."""
+        """Write the critic's values into every turn: `token_values`, the value of the state before each
+        action token (token-level GAE reads them), and `value` = `token_values[0]`, the turn's state h_t
+        (turn-level GAE). After the rollout, before credit assignment. A turn without action tokens
+        (and every turn of a trajectory without any) is never trained on: it gets value 0.0 and no
+        token values, so that credit assignment has a number to read."""
         if self.critic is None:
             raise ValueError("this learner has no critic; it is built for the algorithms in agentrl.credit.CRITIC_ALGOS")
-        was_training = self.model.training
-        self.model.eval()
         for trajectory in trajectories:
             for turn in trajectory.turns:
-                turn.value = 0.0
-        sequences = training_sequences(trajectories, require_advantages=False)
-        for group in pack_micro_batches(sequences, self.settings.micro_batch_tokens):
-            batch = collate(group, self.pad_token_id)
-            values = iter(self._action_logits(self.model, batch, with_values=True).values.cpu().tolist())  # type: ignore[union-attr]
-            for sequence in batch.sequences:
-                for turn in trajectories[sequence.trajectory_index].turns:
-                    turn.value = next(values)
-        self.model.train(was_training)
+                turn.value, turn.token_values = 0.0, []
+        for index, turn_index, values in self._per_token(trajectories, with_values=True):
+            turn = trajectories[index].turns[turn_index]
+            turn.token_values = values
+            turn.value = values[0]
 
     @torch.no_grad()
     def action_logprobs(self, trajectories: list[Trajectory]) -> list[list[list[float]]]:
         """Log-probs of every turn's action tokens under the current weights: [trajectory][turn][token].
         Used as π_old for multi-epoch updates, and to prove the learner sees what the sampler saw."""
+        out: list[list[list[float]]] = [[[] for _ in t.turns] for t in trajectories]
+        for index, turn_index, logprobs in self._per_token(trajectories, with_values=False):
+            out[index][turn_index] = logprobs
+        return out
+
+    @torch.no_grad()
+    def _per_token(
+        self, trajectories: list[Trajectory], with_values: bool
+    ) -> list[tuple[int, int, list[float]]]:
+        """(trajectory index, turn index, per-action-token numbers) of every turn with action tokens, under
+        the current weights in eval mode: the critic's values with `with_values`, else the log-probs."""
         was_training = self.model.training
         self.model.eval()
-        out: list[list[list[float]]] = [[[] for _ in t.turns] for t in trajectories]
+        out: list[tuple[int, int, list[float]]] = []
         sequences = training_sequences(trajectories, require_advantages=False)
         for group in pack_micro_batches(sequences, self.settings.micro_batch_tokens):
             batch = collate(group, self.pad_token_id)
-            flat = self._action_logits(self.model, batch).logprobs.cpu().tolist()
-            cursor = 0
-            for row, sequence in enumerate(batch.sequences):
-                positions = [p for p, is_action in enumerate(sequence.action_mask) if is_action]
-                for position in positions:
-                    out[sequence.trajectory_index][sequence.turn_index[position]].append(flat[cursor])
-                    cursor += 1
+            result = self._action_logits(self.model, batch, with_values=with_values)
+            flat = iter((result.values if with_values else result.logprobs).cpu().tolist())  # type: ignore[union-attr]
+            for sequence in batch.sequences:
+                for turn_index, turn in enumerate(trajectories[sequence.trajectory_index].turns):
+                    if turn.action_ids:
+                        out.append((sequence.trajectory_index, turn_index, [next(flat) for _ in turn.action_ids]))
         self.model.train(was_training)
         return out
 
@@ -222,9 +226,9 @@ class Learner:
             0.0,
         )
         grad_norm = torch.tensor(0.0)
-        value_states = sum(len(s.old_values) for s in sequences)
+        value_states = sum(sum(s.value_mask) for s in sequences)
         if self.critic is not None:
-            if value_states != sum(len(s.value_positions) for s in sequences):
+            if any(not s.value_mask for s in sequences):
                 raise ValueError("with a critic every trained turn needs a value: call assign_values before credit")
             sums["value_loss"] = 0.0
         for _ in range(self.settings.epochs):
@@ -243,13 +247,14 @@ class Learner:
         per_token_mean = {key: value / (total_tokens * self.settings.epochs) for key, value in sums.items()}
         critic_stats = {}
         if self.critic is not None:
+            states = [s.value_states for s in sequences]
+            old_values = [v for olds, _ in states for v in olds]
+            targets = [r for _, step_targets in states for r in step_targets]
             critic_stats = {
-                # mean over turn boundaries and epochs, before value_coef; its weighted share is in `loss`
+                # mean over the critic's states and epochs, before value_coef; its weighted share is in `loss`
                 "value_loss": sums["value_loss"] / (max(value_states, 1) * self.settings.epochs),
                 # of the rollout values against their targets, as CleanRL logs it
-                "explained_variance": explained_variance(
-                    [v for s in sequences for v in s.old_values], [r for s in sequences for r in s.value_targets]
-                ),
+                "explained_variance": explained_variance(old_values, targets),
             }
         return critic_stats | {
             "loss": sums["loss"] / self.settings.epochs,
@@ -326,12 +331,14 @@ class Learner:
         loss = (per_token * token_weights).sum() / divisor
         critic_sums = {}
         if current.values is not None:
-            # Mean over the step's turn boundaries (divided step-wide, like the policy loss, so micro-batching
-            # cannot change it), weighted by value_coef, into the same backward pass through the shared trunk.
+            # Mean over the step's critic states (turn boundaries, or every action token's state with token-level
+            # credit), divided step-wide like the policy loss so micro-batching cannot change it, weighted by
+            # value_coef, into the same backward pass through the shared trunk.
+            states = batch.value_mask.to(self.device)[mask]
             value_loss = clipped_value_loss(
-                current.values,
-                batch.old_values.to(self.device),
-                batch.value_targets.to(self.device),
+                current.values[states],
+                batch.old_values.to(self.device)[mask][states],
+                batch.value_targets.to(self.device)[mask][states],
                 settings.value_clip,
             ).sum()
             loss = loss + settings.value_coef * value_loss / max(value_states, 1)

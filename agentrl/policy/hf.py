@@ -19,6 +19,11 @@ so every real token sees exactly its own episode's earlier tokens at their true 
 are used only when their ids are a prefix of the new context and their policy version is the current
 one; they are dropped by `release_episode` (the rollout engine calls it when an episode ends), when
 the generator is garbage-collected, or when `version` changes.
+
+Weights: in the synchronous loop the policy shares its model object with the learner (`sync_weights`
+then only moves the version). In async mode the trainer gives it a copy, and `sync_weights` copies the
+learner's weights in under the generation lock, so a rollout that is running picks them up between
+two generation calls and every reply is sampled, and versioned, by exactly one set of weights.
 """
 
 from __future__ import annotations
@@ -115,6 +120,8 @@ class HFPolicy:
         self.reuse_kv_cache = reuse_kv_cache
         # Generation runs in a worker thread while episodes end (and release) on the event loop.
         self._cache_lock = threading.Lock()
+        # Held for a whole generation call; a weight sync waits for it (async training).
+        self._generation_lock = threading.Lock()
         self._prefix_cache: weakref.WeakKeyDictionary[torch.Generator, _CachedPrefix] = (
             weakref.WeakKeyDictionary()
         )
@@ -134,6 +141,12 @@ class HFPolicy:
         with self._cache_lock:
             self._prefix_cache.pop(generator, None)
 
+    def sync_weights(self, model: torch.nn.Module, version: int) -> None:
+        with self._generation_lock:
+            if model is not self.model:
+                self.model.load_state_dict(model.state_dict())
+            self.version = version
+
     def clear_kv_cache(self) -> None:
         with self._cache_lock:
             self._prefix_cache.clear()
@@ -146,12 +159,13 @@ class HFPolicy:
             return []
         if any(len(context) == 0 for context in contexts):
             raise ValueError("cannot generate from an empty context")
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            return self._sample(contexts, generators)
-        finally:
-            self.model.train(was_training)
+        with self._generation_lock:
+            was_training = self.model.training
+            self.model.eval()
+            try:
+                return self._sample(contexts, generators)
+            finally:
+                self.model.train(was_training)
 
     def _reusable_prefixes(
         self, contexts: list[list[int]], generators: list[torch.Generator], version: int

@@ -31,3 +31,11 @@ class Policy(Protocol):
     def generate_batch(
         self, contexts: list[list[int]], generators: list[torch.Generator]
     ) -> list[Generation]: ...
+
+    def sync_weights(self, model: torch.nn.Module, version: int) -> None:
+        """Sample with `model`'s current weights from now on, as policy `version`.
+
+        Called by the trainer after every learner step, possibly while a rollout is running (async
+        mode): a backend applies it between generation calls, never inside one, so every `Generation`
+        comes from exactly one version."""
+        ...

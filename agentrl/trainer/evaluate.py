@@ -11,25 +11,38 @@ import asyncio
 import statistics
 from dataclasses import replace
 
-from agentrl.rollout.collect import collect_groups
+from agentrl.env.protocol import EnvSpec
+from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.protocol import Policy
+from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.trainer.loop_state import TrainingRun
+from agentrl.types import Trajectory
 
 EVAL_SEED_OFFSET = 1_000_003
 
 
 def evaluate(run: TrainingRun, num_tasks: int) -> dict[str, float]:
-    total = run.spec.num_tasks("eval")
-    count = min(num_tasks, total) if total else num_tasks
-    tasks = [run.spec.task("eval", i) for i in range(count)]
-    settings = replace(run.rollout, group_size=1)
-    trajectories, _ = asyncio.run(
-        collect_groups(
-            run.spec, run.config.env.name, tasks, run.chat, run.policy, settings,
-            run.config.trainer.seed + EVAL_SEED_OFFSET, run.step,
-        )
+    trajectories = eval_episodes(
+        run.spec, run.config.env.name, run.chat, run.policy, run.rollout, run.config.trainer.seed, run.step, num_tasks
     )
     return {
         "eval_success_rate": statistics.fmean(t.success for t in trajectories),
         "eval_reward_mean": statistics.fmean(t.outcome_reward for t in trajectories),
         "eval_episodes": float(len(trajectories)),
     }
+
+
+def eval_episodes(
+    spec: EnvSpec, env_name: str, chat: ChatContext, policy: Policy, rollout: RolloutSettings,
+    seed: int, step: int, num_tasks: int, split: str = "eval", episodes_per_task: int = 1,
+) -> list[Trajectory]:
+    """`episodes_per_task` sampled episodes on each of the first `num_tasks` tasks of `split`; shared
+    by in-training evaluation and `agentrl eval`, so both measure the same thing."""
+    total = spec.num_tasks(split)
+    count = min(num_tasks, total) if total else num_tasks
+    tasks = [spec.task(split, i) for i in range(count)]
+    settings = replace(rollout, group_size=episodes_per_task)
+    trajectories, _ = asyncio.run(
+        collect_groups(spec, env_name, tasks, chat, policy, settings, seed + EVAL_SEED_OFFSET, step)
+    )
+    return trajectories

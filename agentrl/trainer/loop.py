@@ -1,39 +1,46 @@
 """The training loop: rollout → credit → learn → record, one step at a time.
 
-Synchronous on purpose for now: the rollout of step k uses exactly the weights after update k−1
+Synchronous by default: the rollout of step k uses exactly the weights after update k−1
 (`policy_version` = k−1), so the data is on-policy and the learner's recomputed log-probs equal the
-behaviour log-probs. Everything a resumed run needs (weights, optimizer, RNG, step, task cursor) is
+behaviour log-probs. With `rollout.mode=async` the rollout of step k+1 runs in a background thread
+while the learner trains on step k, sampling from a copy of the weights that `sync_weights` refreshes
+after every update; turns keep their version, and `rollout.max_staleness` bounds how old they may be.
+A resumed async run restarts the pipeline (its first step samples on-policy). Everything a resumed run needs (weights, optimizer, RNG, step, task cursor) is
 in the checkpoint; metrics and trajectories of steps after the checkpoint are rewritten on resume.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
 
 import torch
 
 from agentrl.credit import CRITIC_ALGOS, assign_advantages
 from agentrl.credit.rewards import RewardPipeline, reward_metrics
 from agentrl.env.protocol import EnvSpec
-from agentrl.env.registry import make_env_spec
+from agentrl.infra import hosted_env_spec, releasing_env_workers
 from agentrl.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from agentrl.learner.learner import Learner
+from agentrl.policy.backends import build_policy
 from agentrl.policy.chat_context import ChatContext
-from agentrl.policy.hf import HFPolicy
 from agentrl.policy.loading import load_model_and_tokenizer
 from agentrl.rollout.batcher import BatcherStats
 from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits
 from agentrl.store.run_dir import RunDir
+from agentrl.tracking import open_writers
 from agentrl.trainer.config import ConfigError, TrainConfig
 from agentrl.trainer.evaluate import evaluate
 from agentrl.trainer.filtering import drop_zero_variance_groups
 from agentrl.trainer.loop_state import TrainingRun
 from agentrl.trainer.metrics import step_metrics
 from agentrl.trainer.progress import StepReporter
+from agentrl.trainer.staleness import drop_stale
 from agentrl.types import Task, Trajectory
 
 logger = logging.getLogger(__name__)
@@ -41,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
     torch.manual_seed(config.trainer.seed)
-    spec = make_env_spec(config.env.name, config.env.params)
+    spec = hosted_env_spec(config.infra, config.env.name, config.env.params)  # infra=ray: on actors
     run_dir = RunDir(config.trainer.run_name, config.trainer.runs_dir)
     if run_dir.read_metrics() and not config.trainer.resume:
         raise ConfigError(
@@ -52,7 +59,9 @@ def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
     model, tokenizer = load_model_and_tokenizer(config.model, spec.vocabulary(), config.trainer.seed)
     chat = ChatContext(tokenizer, spec.system_prompt, tools=getattr(spec, "tools", None))
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    policy = HFPolicy(model, pad_token_id, chat.stop_token_ids, config.model.max_new_tokens, config.model.temperature)
+    # Async mode samples from its own copy: the learner updates `model` while a rollout runs.
+    sampler = copy.deepcopy(model) if config.rollout.mode == "async" else model
+    policy = build_policy(config.model, sampler, pad_token_id, chat)
     learner = Learner(
         model, pad_token_id, config.learner, temperature=config.model.temperature,
         critic=config.algo.name in CRITIC_ALGOS,
@@ -64,9 +73,12 @@ def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
             max_context_tokens=config.rollout.max_context_tokens,
             max_new_tokens=config.model.max_new_tokens,
             env_step_timeout_s=config.rollout.env_step_timeout_s,
+            episode_timeout_s=config.rollout.episode_timeout_s,
         ),
         max_batch_size=config.rollout.max_batch_size,
         max_wait_s=config.rollout.max_wait_s,
+        max_batch_tokens=config.rollout.max_batch_tokens,
+        env_workers=config.rollout.env_workers,
     )
     run = TrainingRun(config, spec, run_dir, policy, learner, chat, rollout)
     run.rewards = RewardPipeline.from_config(config.rewards)
@@ -84,7 +96,7 @@ def _resume(run: TrainingRun) -> None:
     state = load_checkpoint(checkpoint, run.learner.model, run.learner.optimizer, run.learner.critic)
     run.step = int(state["step"])
     run.task_cursor = int(state["task_cursor"])
-    run.policy.version = int(state["policy_version"])
+    run.policy.sync_weights(run.learner.model, int(state["policy_version"]))
     run.rewards.load_state_dict(state.get("rewards", {}))
     run.run_dir.truncate_metrics(run.step)
 
@@ -108,11 +120,12 @@ class StepRollout:
     refill_rounds: int = 0
 
 
-def collect_step(run: TrainingRun, step: int) -> StepRollout:
+def collect_step(run: TrainingRun, step: int, cursor: int) -> StepRollout:
     """The step's groups, with the configured reward transforms already applied (so the filter
     judges the rewards that will be trained on). With `rollout.filter: zero_variance`, groups without
     reward variance are dropped and new tasks (continuing the cursor) are sampled for the missing
-    ones, at most `rollout.max_refill_rounds` times; the step then trains on what it has."""
+    ones, at most `rollout.max_refill_rounds` times; the step then trains on what it has. Tasks
+    start at `cursor` (async mode collects a step before the previous one has moved `run.task_cursor`)."""
     config = run.config
     wanted = config.rollout.tasks_per_step
     trajectories: list[Trajectory] = []
@@ -120,7 +133,7 @@ def collect_step(run: TrainingRun, step: int) -> StepRollout:
     generations: list[BatcherStats] = []
     sampled, kept_groups, dropped, rounds = 0, 0, 0, 0
     while True:
-        tasks = next_tasks(run.spec, run.task_cursor + sampled, wanted - kept_groups)
+        tasks = next_tasks(run.spec, cursor + sampled, wanted - kept_groups)
         batch, generation = asyncio.run(
             collect_groups(
                 run.spec, config.env.name, tasks, run.chat, run.policy, run.rollout, config.trainer.seed, step,
@@ -155,16 +168,37 @@ def collect_step(run: TrainingRun, step: int) -> StepRollout:
     return StepRollout(trajectories, trained, merged, sampled, filtered_groups=dropped, refill_rounds=rounds)
 
 
+def next_rollout(run: TrainingRun, step: int) -> StepRollout:
+    """What step `step` trains on. Sync mode: collected now. Async mode: the rollout started in the
+    background during the previous step (collected now for the first step after start or resume);
+    before returning, the rollout of step+1 starts in the background, so it runs while the learner
+    trains on this one."""
+    pending, run.pending_rollout = run.pending_rollout, None
+    rollout = pending.result() if pending is not None else collect_step(run, step, run.task_cursor)
+    if run.config.rollout.mode == "async" and step < run.config.trainer.steps:
+        if run.rollout_thread is None:
+            run.rollout_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentrl-rollout")
+        run.pending_rollout = run.rollout_thread.submit(
+            collect_step, run, step + 1, run.task_cursor + rollout.tasks_used
+        )
+    elif run.rollout_thread is not None:  # the last step: nothing more to collect
+        run.rollout_thread.shutdown()
+        run.rollout_thread = None
+    return rollout
+
+
 def train_step(run: TrainingRun) -> dict[str, object]:
     config = run.config
     step = run.step + 1
 
     started = time.perf_counter()
-    rollout = collect_step(run, step)
+    rollout = next_rollout(run, step)
     trajectories, generation = rollout.trajectories, rollout.generation
     rollout_seconds = time.perf_counter() - started
 
-    trained = rollout.trained
+    # The learner has made `run.step` updates: that is the version it trains, whatever sampled.
+    fresh = drop_stale(rollout.trained, run.step, config.rollout.max_staleness)
+    trained = fresh.kept
     if run.learner.critic is not None:
         run.learner.assign_values(trained)  # V(h_t) of the pre-update critic, read by turn-level GAE
     # Only the trained groups get advantages: a dropped group's file entry then says it was not trained.
@@ -172,7 +206,7 @@ def train_step(run: TrainingRun) -> dict[str, object]:
     started = time.perf_counter()
     learner_stats = run.learner.update(trained)
     learn_seconds = time.perf_counter() - started
-    run.policy.version += 1
+    run.policy.sync_weights(run.learner.model, step)
 
     run.step, run.task_cursor = step, run.task_cursor + rollout.tasks_used
     if config.trainer.save_trajectories:
@@ -180,9 +214,16 @@ def train_step(run: TrainingRun) -> dict[str, object]:
     anchor_options = {k: v for k, v in config.algo.params.items() if k in ("anchor", "history_k")}
     metrics = step_metrics(trajectories, learner_stats, generation, rollout_seconds, learn_seconds, anchor_options)
     metrics |= {"filtered_groups": rollout.filtered_groups, "refill_rounds": rollout.refill_rounds}
+    metrics |= {
+        "staleness_mean": fresh.staleness_mean,
+        "stale_dropped_episodes": fresh.dropped_episodes,
+        "stale_dropped_turns": fresh.dropped_turns,
+    }
     if run.rewards.transforms:
         metrics |= reward_metrics(trajectories)
     if config.trainer.eval_every and (step % config.trainer.eval_every == 0 or step == config.trainer.steps):
+        if run.pending_rollout is not None:  # one tokenizer, used by one thread at a time
+            wait([run.pending_rollout])
         metrics |= evaluate(run, config.trainer.eval_tasks)
     run.run_dir.append_metrics(step, metrics)
     if step % config.trainer.save_every == 0 or step == config.trainer.steps:
@@ -201,13 +242,17 @@ def train_step(run: TrainingRun) -> dict[str, object]:
 
 def train(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
     run = build_run(config, resolved_yaml)
-    with StepReporter(config.trainer.steps, run.step, enabled=config.trainer.progress) as reporter:
+    writers = open_writers(config.trainer.loggers, run.run_dir.path, config.trainer.run_name, asdict(config))
+    reporter = StepReporter(config.trainer.steps, run.step, enabled=config.trainer.progress)
+    with releasing_env_workers(run.spec), writers, reporter:
         if run.step == 0 and config.trainer.eval_every:
             baseline = evaluate(run, config.trainer.eval_tasks)
             run.run_dir.append_metrics(0, baseline)
+            writers.log(0, baseline)
             reporter.note(f"step    0 | eval success {baseline['eval_success_rate']:.2f} (initial policy)")
         while run.step < config.trainer.steps:
             metrics = train_step(run)
+            writers.log(run.step, metrics)
             reporter.report(run.step, metrics)
     final_dir = run.run_dir.path / "final"
     run.learner.model.save_pretrained(final_dir)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentrl.credit.rewards import RewardPipeline
 from agentrl.env.protocol import EnvSpec
 from agentrl.learner.learner import Learner
 from agentrl.policy.chat_context import ChatContext
-from agentrl.policy.hf import HFPolicy
+from agentrl.policy.protocol import Policy
 from agentrl.rollout.collect import RolloutSettings
 from agentrl.store.run_dir import RunDir
 from agentrl.trainer.config import TrainConfig
@@ -21,7 +23,7 @@ class TrainingRun:
     config: TrainConfig
     spec: EnvSpec
     run_dir: RunDir
-    policy: HFPolicy
+    policy: Policy
     learner: Learner
     chat: ChatContext
     rollout: RolloutSettings
@@ -29,3 +31,7 @@ class TrainingRun:
     task_cursor: int = 0
     rewards: RewardPipeline = field(default_factory=RewardPipeline)
     """The configured reward transforms and their cross-step state (saved in checkpoints)."""
+    rollout_thread: ThreadPoolExecutor | None = None
+    """Async mode: where the next step's rollout runs while the learner trains."""
+    pending_rollout: Future[Any] | None = None
+    """Async mode: the next step's rollout (a `StepRollout`), started during the current step."""

@@ -162,7 +162,7 @@ def test_check_choice_and_check_number_messages() -> None:
 
 
 def test_estimators_registered() -> None:
-    assert set(ADVANTAGE_ESTIMATORS) == {"grpo", "gigpo", "turn_grpo", "tempo", "turn_ppo"}
+    assert set(ADVANTAGE_ESTIMATORS) == {"grpo", "gigpo", "turn_grpo", "tempo", "turn_ppo", "ppo"}
 
 
 def test_unknown_algo_names_the_valid_ones() -> None:

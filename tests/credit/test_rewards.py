@@ -16,6 +16,8 @@ from agentrl.credit.rewards import (
     otc_grpo_tool_reward,
     otc_ppo,
     otc_ppo_tool_reward,
+    overlong_penalty,
+    overlong_reward,
     parse_reward_transforms,
     tool_call_count,
 )
@@ -154,10 +156,47 @@ def test_otc_grpo_does_not_change_the_state_it_was_given() -> None:
     assert best == {"t0": 4} and updated == {"t0": 2}
 
 
+# --- DAPO soft overlong punishment --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("length", "expected"),
+    [
+        (0, 0.0),
+        (16, 0.0),  # exactly L_max − L_cache = 20 − 4: no penalty yet
+        (17, -0.25),  # one token into the cache: (16 − 17) / 4
+        (18, -0.5),
+        (20, -1.0),  # exactly L_max: the linear zone's end, (16 − 20) / 4
+        (21, -1.0),  # above L_max: the hard −1
+        (500, -1.0),
+    ],
+)
+def test_overlong_reward_below_at_and_above_the_thresholds(length: int, expected: float) -> None:
+    assert overlong_reward(length, max_length=20, cache=4) == expected
+
+
+def test_overlong_penalty_counts_action_tokens_of_all_turns_and_shifts_only_the_outcome() -> None:
+    long_turns = [Turn([1], [2] * 9, [-0.5] * 9, 0, result=StepResult("", reward=0.0)) for _ in range(2)]
+    short = trajectory([turn(1.0)])  # 1 action token
+    long = trajectory(long_turns, outcome=1.0)  # 18 action tokens
+    out_short, out_long = overlong_penalty([short, long], max_length=20, cache=4)
+    assert out_short.outcome_reward == 1.0 and out_short.metrics["overlong_penalty"] == 0.0
+    assert out_long.outcome_reward == 0.5 and out_long.metrics["overlong_penalty"] == -0.5  # 1 + (16 − 18)/4
+    assert [t.reward for t in out_long.turns] == [0.0, 0.0] and long.outcome_reward == 1.0  # inputs untouched
+    [_, via_pipeline], metrics = RewardPipeline(
+        parse_reward_transforms([{"name": "overlong", "max_length": 20, "cache": 4}])
+    ).apply([short, long])
+    assert via_pipeline.outcome_reward == 0.5 and metrics["overlong_penalty_mean"] == -0.25
+    with pytest.raises(ValueError, match="0 < cache ≤ max_length"):
+        parse_reward_transforms([{"name": "overlong", "max_length": 4, "cache": 8}])
+
+
 def test_untrainable_trajectories_pass_through_unchanged() -> None:
     broken = trajectory([turn(0.0, failure="format")])
     broken.failure = "infra"
-    pipeline = RewardPipeline(parse_reward_transforms([{"name": "format_penalty"}, {"name": "otc_grpo"}]))
+    pipeline = RewardPipeline(
+        parse_reward_transforms([{"name": "format_penalty"}, {"name": "otc_grpo"}, {"name": "overlong", "cache": 1}])
+    )
     [out], _ = pipeline.apply([broken])
     assert out is broken
 

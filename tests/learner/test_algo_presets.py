@@ -22,6 +22,9 @@ def test_the_new_presets_set_what_they_promise() -> None:
     assert (dapo.learner.clip_eps_high, dapo.rollout.filter, dapo.learner.aggregation) == (
         0.28, "zero_variance", "token_mean"
     )
+    assert dapo.rewards == [{"name": "overlong", "max_length": 20480, "cache": 4096}]  # DAPO's L_max, L_cache
+    ppo, _ = load_config(["algo=ppo"])
+    assert (ppo.algo.name, dict(ppo.algo.params), ppo.learner.ratio_level) == ("ppo", {"gamma": 1.0, "lam": 1.0}, "token")
     dr_grpo, _ = load_config(["algo=dr_grpo", "rollout.max_context_tokens=512"])
     assert dr_grpo.algo.params["norm"] == "mean"
     assert (dr_grpo.learner.aggregation, dr_grpo.learner.constant_length) == ("constant", 512)

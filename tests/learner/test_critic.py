@@ -1,4 +1,5 @@
-"""The critic of PPO with a critic: values at turn boundaries, the value loss, checkpoints."""
+"""The critic of PPO with a critic: values at turn boundaries and at every action token, the value loss,
+checkpoints."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from agentrl.credit import assign_advantages
 from agentrl.learner.checkpoint import load_checkpoint, save_checkpoint
 from agentrl.learner.critic import clipped_value_loss, explained_variance
 from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.packing import training_sequences
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import StepResult, Trajectory, Turn
 from tests.learner.test_learner_update import WORDS, make_trajectories
@@ -50,24 +52,66 @@ def test_values_are_read_at_the_last_context_token_before_each_action() -> None:
             position += len(turn.action_ids)
 
 
-def test_value_loss_decreases_on_a_fixed_batch() -> None:
+def test_token_values_are_read_before_every_action_token() -> None:
+    learner, trajectories = critic_learner()
+    with torch.no_grad():
+        learner.critic.linear.weight.normal_()  # type: ignore[union-attr]
+    learner.assign_values(trajectories)
+    trajectory = trajectories[7]  # two turns of two action tokens
+    ids = [token for turn in trajectory.turns for token in turn.observation_ids + turn.action_ids]
+    with torch.no_grad():
+        hidden = learner.model(input_ids=torch.tensor([ids]), output_hidden_states=True).hidden_states[-1][0]
+    position = 0
+    for turn in trajectory.turns:
+        position += len(turn.observation_ids)
+        with torch.no_grad():
+            expected = [float(learner.critic(hidden[position + j - 1])) for j in range(len(turn.action_ids))]  # type: ignore[misc]
+        assert turn.token_values == pytest.approx(expected, abs=1e-5) and len(expected) == 2
+        assert turn.value == turn.token_values[0]  # the turn's state h_t is the state before its first token
+        position += len(turn.action_ids)
+
+
+@pytest.mark.parametrize(("algo", "states"), [("turn_ppo", "turns"), ("ppo", "action tokens")])
+def test_value_loss_decreases_on_a_fixed_batch(algo: str, states: str) -> None:
     learner, trajectories = critic_learner(lr=3e-3, value_coef=1.0, value_clip=None)
     learner.assign_values(trajectories)
     assert all(turn.value == 0.0 for t in trajectories for turn in t.turns)  # zero-initialised head
-    assign_advantages(trajectories, "turn_ppo")  # V_old and the targets R_t stay fixed from here on
+    assign_advantages(trajectories, algo)  # V_old and the targets R stay fixed from here on
+    sequences = training_sequences(trajectories)
+    count = sum(len(turn.action_ids) if states == "action tokens" else 1 for t in trajectories for turn in t.turns)
+    assert sum(sum(s.value_mask) for s in sequences) == count  # the critic's states
     losses = [learner.update(trajectories)["value_loss"] for _ in range(8)]
     assert losses[-1] < 0.5 * losses[0], losses
     assert all(later < earlier for earlier, later in itertools.pairwise(losses)), losses
 
 
-def test_critic_update_is_independent_of_micro_batching() -> None:
+def test_token_level_targets_are_token_advantage_plus_token_value() -> None:
+    learner, trajectories = critic_learner()
+    with torch.no_grad():
+        learner.critic.linear.weight.normal_(std=0.1, generator=torch.Generator().manual_seed(0))  # type: ignore[union-attr]
+    learner.assign_values(trajectories)
+    assign_advantages(trajectories, "ppo")
+    trajectory = trajectories[7]
+    [sequence] = training_sequences([trajectory])
+    old_values, targets = sequence.value_states
+    assert old_values == [v for turn in trajectory.turns for v in turn.token_values]  # type: ignore[union-attr]
+    flat_advantages = [a for turn in trajectory.token_advantages for a in turn]  # type: ignore[union-attr]
+    assert targets == pytest.approx([a + v for a, v in zip(flat_advantages, old_values)])
+    # γ = λ = 1: R = A + V is the reward-to-go after each token, whatever the values
+    rewards = [turn.reward for turn in trajectory.turns]
+    expected = [sum(rewards[t:]) for t, turn in enumerate(trajectory.turns) for _ in turn.action_ids]
+    assert targets == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("algo", ["turn_ppo", "ppo"])
+def test_critic_update_is_independent_of_micro_batching(algo: str) -> None:
     gradients = []
     for budget in (10_000, 16):
         learner, trajectories = critic_learner(micro_batch_tokens=budget)
         with torch.no_grad():
             learner.critic.linear.weight.normal_(std=0.1, generator=torch.Generator().manual_seed(0))  # type: ignore[union-attr]
         learner.assign_values(trajectories)
-        assign_advantages(trajectories, "turn_ppo")
+        assign_advantages(trajectories, algo)
         stats = learner.update(trajectories)
         gradients.append((stats, learner.critic.linear.weight.grad.clone()))  # type: ignore[union-attr]
     (whole, whole_grad), (split, split_grad) = gradients

@@ -37,7 +37,8 @@ def make_trajectories(tokenizer, count: int = 8) -> list[Trajectory]:
 
 
 def accumulated_gradients(
-    micro_batch_tokens: int, ratio_level: str = "token", sgd: bool = False, **overrides: object
+    micro_batch_tokens: int, ratio_level: str = "token", sgd: bool = False, per_token: bool = False,
+    **overrides: object,
 ) -> dict[str, torch.Tensor]:
     """The gradient the update applied (left in `.grad` after the step). Compared instead of the new
     weights because Adam's first step is ≈ lr·sign(g), which turns float noise on a near-zero
@@ -52,6 +53,12 @@ def accumulated_gradients(
     if sgd:  # linear in the gradient, so float noise in epoch 1 stays noise in epoch 2 (unlike Adam's sign)
         learner.optimizer = torch.optim.SGD(model.parameters(), lr=settings.lr)
     trajectories = make_trajectories(tokenizer)
+    if per_token:  # a different advantage for every action token (token GAE / token TEMPO)
+        for trajectory in trajectories:
+            trajectory.token_advantages = [
+                [a * (j + 1) - 0.3 * j for j in range(len(turn.action_ids))]
+                for a, turn in zip(trajectory.advantages, trajectory.turns)  # type: ignore[arg-type]
+            ]
     micro_batches = pack_micro_batches(training_sequences(trajectories), micro_batch_tokens)
     stats = learner.update(trajectories)
     assert stats["micro_batches"] == len(micro_batches)
@@ -63,6 +70,16 @@ def test_eight_micro_batches_equal_one(ratio_level: str) -> None:
     one_row_each = accumulated_gradients(micro_batch_tokens=1, ratio_level=ratio_level)  # 8 accumulation steps
     all_in_one = accumulated_gradients(micro_batch_tokens=10_000, ratio_level=ratio_level)  # one padded batch
     assert any(g.abs().sum() > 0 for g in all_in_one.values())
+    for name in one_row_each:
+        torch.testing.assert_close(one_row_each[name], all_in_one[name], atol=1e-7, rtol=1e-4)
+
+
+@pytest.mark.parametrize("ratio_level", ["token", "turn"])
+def test_eight_micro_batches_equal_one_with_token_advantages(ratio_level: str) -> None:
+    one_row_each = accumulated_gradients(1, ratio_level, per_token=True)
+    all_in_one = accumulated_gradients(10_000, ratio_level, per_token=True)
+    per_turn = accumulated_gradients(10_000, ratio_level)
+    assert any(not torch.allclose(all_in_one[name], per_turn[name]) for name in all_in_one)  # they are used
     for name in one_row_each:
         torch.testing.assert_close(one_row_each[name], all_in_one[name], atol=1e-7, rtol=1e-4)
 
@@ -161,3 +178,45 @@ def test_trajectories_without_advantages_are_not_trained() -> None:
     trajectories[1].failure = "infra"
     indices = {s.trajectory_index for s in training_sequences(trajectories)}
     assert indices == set(range(2, 8))
+
+
+def test_token_advantages_are_trained_when_present_and_turn_advantages_broadcast_otherwise() -> None:
+    tokenizer = build_tiny_tokenizer(WORDS)
+    trajectories = make_trajectories(tokenizer)
+    broadcast = training_sequences(trajectories)
+    for trajectory in trajectories:  # the same numbers, given per token
+        trajectory.token_advantages = [[a] * len(turn.action_ids) for a, turn in zip(trajectory.advantages, trajectory.turns)]  # type: ignore[arg-type]
+    assert [s.advantages for s in training_sequences(trajectories)] == [s.advantages for s in broadcast]
+
+    trajectory = trajectories[7]  # two turns: observations of 10 tokens, two action tokens each
+    trajectory.token_advantages = [[1.0, -2.0], [3.0, 0.5]]
+    [sequence] = training_sequences([trajectory])
+    trained = [a for a, is_action in zip(sequence.advantages, sequence.action_mask) if is_action]
+    assert trained == [1.0, -2.0, 3.0, 0.5]
+    assert all(a == 0.0 for a, is_action in zip(sequence.advantages, sequence.action_mask) if not is_action)
+    trajectory.token_advantages = [[1.0], [3.0, 0.5]]
+    with pytest.raises(ValueError, match="turn 0 has 1 token advantages for 2 action tokens"):
+        training_sequences([trajectory])
+
+
+def test_token_advantages_change_the_update_per_token() -> None:
+    """The learner trains on the per-token numbers: changing one token's advantage changes the gradient,
+    and per-turn advantages given as equal token advantages give exactly the per-turn update."""
+    tokenizer = build_tiny_tokenizer(WORDS)
+    shape = TinyModelShape(hidden_size=32, num_heads=2, intermediate_size=64)
+
+    def gradient(token_advantages: list[list[list[float]]] | None) -> torch.Tensor:
+        model = build_tiny_model(tokenizer, shape, seed=1)
+        learner = Learner(model, tokenizer.pad_token_id, LearnerSettings())
+        trajectories = make_trajectories(tokenizer)
+        if token_advantages is not None:
+            for trajectory, advantages in zip(trajectories, token_advantages, strict=True):
+                trajectory.token_advantages = advantages
+        learner.update(trajectories)
+        return torch.cat([p.grad.flatten() for p in model.parameters()])
+
+    per_turn = [[[a] * len(turn.action_ids) for a, turn in zip(t.advantages, t.turns)] for t in make_trajectories(tokenizer)]  # type: ignore[arg-type]
+    assert torch.equal(gradient(None), gradient(per_turn))
+    changed = copy.deepcopy(per_turn)
+    changed[7][0][1] += 1.0  # only the second action token of trajectory 7's first turn
+    assert not torch.allclose(gradient(per_turn), gradient(changed))

@@ -306,3 +306,110 @@ def test_the_context_limit_ends_an_episode_as_truncated(chat: ChatContext, model
     context = sum(len(turn.observation_ids) + len(turn.action_ids) for turn in trajectory.turns)
     assert context == 8
     assert spec.closed == ["task-0"]
+
+
+def test_an_episode_over_its_time_limit_is_a_timeout(chat: ChatContext, model: torch.nn.Module) -> None:
+    """The hanging step is within its (long) step timeout; the episode bound ends it anyway."""
+    spec = make_spec(turns=[2, 2], behaviours={1: "hang"})
+    episode_limits = EpisodeLimits(
+        max_turns=50, max_context_tokens=1024, max_new_tokens=1, env_step_timeout_s=60.0, episode_timeout_s=0.5
+    )
+    trajectories, _ = collect(spec, chat, make_policy(model, chat), episode_limits=episode_limits)
+
+    assert (trajectories[0].failure, trajectories[0].termination) == (None, "done")
+    hung = trajectories[1]
+    assert (hung.failure, hung.termination, hung.trainable) == ("timeout", "failure", False)
+    assert hung.error == "episode exceeded episode_timeout_s=0.5"
+    assert sorted(spec.closed) == ["task-0", "task-1"]
+
+
+def test_a_step_timeout_says_which_call_and_limit(chat: ChatContext, model: torch.nn.Module) -> None:
+    spec = make_spec(turns=[2], behaviours={0: "hang"})
+    [hung], _ = collect(spec, chat, make_policy(model, chat), episode_limits=limits(env_step_timeout_s=0.2))
+    assert (hung.failure, hung.error) == ("timeout", "env step exceeded env_step_timeout_s=0.2")
+
+
+def test_the_token_budget_splits_batches(chat: ChatContext, model: torch.nn.Module) -> None:
+    """First contexts are 3 ids (`<obs> start <act>`): a 6-token budget holds two of them."""
+    spec = make_spec(turns=[1] * 5)
+    policy = make_policy(model, chat)
+    settings = RolloutSettings(group_size=1, limits=limits(), max_batch_tokens=6, max_wait_s=10.0)
+    rollout = collect_groups(spec, ENV_NAME, spec.tasks(), chat, policy, settings, 0, step=1)
+    trajectories, stats = asyncio.run(asyncio.wait_for(rollout, timeout=120))
+
+    assert all(t.termination == "done" for t in trajectories)
+    assert stats.batch_sizes == [2, 2, 1]
+
+
+@dataclass
+class Counting:
+    """An `EnvSpec` whose steps record how many of them run at the same time."""
+
+    max_turns: int = 3
+    system_prompt: str = ""
+    running: int = 0
+    most_running: int = 0
+
+    def task(self, split: str, index: int) -> Task:
+        return Task(task_id=f"task-{index}", seed=index)
+
+    def num_tasks(self, split: str) -> int | None:
+        return 6
+
+    def make_env(self) -> CountingEnv:
+        return CountingEnv(self)
+
+    def vocabulary(self) -> Sequence[str]:
+        return WORDS
+
+
+class CountingEnv:
+    def __init__(self, spec: Counting) -> None:
+        self.spec = spec
+        self.steps = 0
+
+    async def reset(self, task: Task) -> StepResult:
+        return StepResult(observation="start")
+
+    async def step(self, action: str) -> StepResult:
+        self.spec.running += 1
+        self.spec.most_running = max(self.spec.most_running, self.spec.running)
+        await asyncio.sleep(0.01)  # long enough that every released episode is inside step at once
+        self.spec.running -= 1
+        self.steps += 1
+        return StepResult(observation="next", done=self.steps >= 2)
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("env_workers", [2, 64])
+def test_env_workers_bounds_concurrent_env_calls(chat: ChatContext, model: torch.nn.Module, env_workers: int) -> None:
+    spec = Counting()
+    tasks = [spec.task("train", i) for i in range(6)]
+    settings = RolloutSettings(group_size=1, limits=limits(), env_workers=env_workers)
+    rollout = collect_groups(spec, "counting", tasks, chat, make_policy(model, chat), settings, 0, step=1)
+    trajectories, _ = asyncio.run(asyncio.wait_for(rollout, timeout=120))
+
+    assert all(t.termination == "done" and len(t.turns) == 2 for t in trajectories)
+    assert spec.most_running == min(env_workers, 6)
+
+
+def test_an_abandoned_request_takes_no_generation_slot(chat: ChatContext, model: torch.nn.Module) -> None:
+    """An episode cancelled (e.g. by its timeout) while its request waits is never generated for."""
+    from agentrl.rollout.batcher import GenerationBatcher
+
+    async def scenario() -> BatcherStats:
+        async with GenerationBatcher(make_policy(model, chat), max_wait_s=10.0) as batcher:
+            batcher.expect_episodes(2)
+            abandoned = asyncio.create_task(batcher.generate(chat.initial_ids("start"), torch.Generator()))
+            await asyncio.sleep(0)  # the request is queued; the batcher waits for the second episode
+            abandoned.cancel()
+            await batcher.episode_finished()
+            generation = await batcher.generate(chat.initial_ids("next"), torch.Generator().manual_seed(1))
+            assert len(generation.token_ids) == 1
+            await batcher.episode_finished()
+        return batcher.stats
+
+    stats = asyncio.run(asyncio.wait_for(scenario(), timeout=60))
+    assert stats.batch_sizes == [1] and stats.requests == 1

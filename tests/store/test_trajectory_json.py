@@ -44,6 +44,7 @@ def rich_trajectory() -> Trajectory:
                 parsed_action="search(capital of France)",
                 state_key="q17:start",
                 value=0.1234567891234,
+                token_values=[0.1234567891234, -0.75],
                 result=StepResult(
                     observation="Paris is the capital of France.",
                     reward=0.0,
@@ -76,6 +77,7 @@ def rich_trajectory() -> Trajectory:
         failure=None,
         metrics={"success": 1.0, "num_tool_calls": 2.0},
         advantages=[0.75, -0.1234567891234, 1e-300],
+        token_advantages=[[0.5, 1.0], [-0.1234567891234, 0.0, -0.2469135782468], [1e-300]],
     )
 
 
@@ -109,7 +111,7 @@ def test_unknown_version_is_refused_with_both_versions_named() -> None:
     record = trajectory_to_dict(rich_trajectory())
     record["format"] = "agentrl.trajectory/99"
 
-    with pytest.raises(ValueError, match=r"agentrl\.trajectory/99.*agentrl\.trajectory/1"):
+    with pytest.raises(ValueError, match=r"agentrl\.trajectory/99.*agentrl\.trajectory/2.*agentrl\.trajectory/1"):
         trajectory_from_dict(record)
 
 
@@ -146,9 +148,43 @@ def test_values_json_would_change_are_refused(info: dict, message: str) -> None:
         trajectory_to_dict(trajectory)
 
 
-def test_turn_value_is_optional_in_a_record() -> None:
-    """`value` (the critic's V(h_t)) came after format 1 was written: a record without it reads as None."""
+def test_token_fields_round_trip_and_are_required_in_version_2() -> None:
     record = trajectory_to_dict(rich_trajectory())
-    assert record["turns"][0]["value"] == 0.1234567891234 and record["turns"][1]["value"] is None
-    del record["turns"][0]["value"]
-    assert trajectory_from_dict(record).turns[0].value is None
+    assert record["format"] == "agentrl.trajectory/2"
+    assert record["token_advantages"][1] == [-0.1234567891234, 0.0, -0.2469135782468]
+    assert record["turns"][0]["token_values"] == [0.1234567891234, -0.75]
+    assert record["turns"][1]["token_values"] is None
+    assert trajectory_from_dict(record).token_advantages == rich_trajectory().token_advantages
+    for remove in (lambda r: r.pop("token_advantages"), lambda r: r["turns"][0].pop("token_values"),
+                   lambda r: r["turns"][0].pop("value")):
+        broken = trajectory_to_dict(rich_trajectory())
+        remove(broken)
+        with pytest.raises(ValueError, match=r"lacks field '(token_advantages|token_values|value)'.*trajectory/2"):
+            trajectory_from_dict(broken)
+
+
+def version_1_record() -> dict:
+    """A record exactly as agentrl.trajectory/1 wrote it: no token fields; `value` on the first turn only
+    (files written before `value` existed have no key at all)."""
+    record = trajectory_to_dict(rich_trajectory())
+    record["format"] = "agentrl.trajectory/1"
+    del record["token_advantages"]
+    for turn in record["turns"]:
+        del turn["token_values"]
+    del record["turns"][1]["value"]
+    return record
+
+
+def test_version_1_records_still_read(tmp_path: Path) -> None:
+    path = tmp_path / "old.jsonl"
+    path.write_text(json.dumps(version_1_record()) + "\n", encoding="utf-8")
+    [old] = read_trajectories(path)
+    expected = rich_trajectory()
+    expected.token_advantages = None
+    for turn in expected.turns:
+        turn.token_values = None
+    assert old == expected
+    assert old.turns[0].value == 0.1234567891234 and old.turns[1].value is None
+    # rewritten, it is a version-2 record with the new fields null
+    assert trajectory_to_dict(old)["format"] == FORMAT == "agentrl.trajectory/2"
+    assert trajectory_to_dict(old)["token_advantages"] is None

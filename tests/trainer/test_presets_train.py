@@ -11,13 +11,17 @@ from agentrl.trainer.config import load_config
 from agentrl.trainer.loop import train
 
 PRESETS = sorted(p.stem for p in (Path(__file__).parents[2] / "configs" / "algo").glob("*.yaml"))
+VARIANTS = [(preset, []) for preset in PRESETS] + [
+    ("tempo", ["algo.params.level=token"]),  # the per-token advantage path without a critic
+]
 
 
-@pytest.mark.parametrize("preset", PRESETS)
-def test_preset_trains_two_steps(preset: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("preset", "overrides"), VARIANTS, ids=[" ".join([p, *o]) for p, o in VARIANTS])
+def test_preset_trains_two_steps(preset: str, overrides: list[str], tmp_path: Path) -> None:
     config, resolved = load_config(
         [
             f"algo={preset}",
+            *overrides,
             "trainer.steps=2",
             "trainer.eval_every=0",
             "trainer.progress=false",

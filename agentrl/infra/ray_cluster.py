@@ -1,0 +1,62 @@
+"""Connecting to Ray: a private local cluster, an existing one, or the one this process already joined.
+
+Ray is an optional dependency (`pip install 'agentrl[ray]'`); it is imported here, on first use, so
+`infra=local` never needs it and `infra=ray` without it fails with the command that fixes it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from types import ModuleType
+
+from agentrl.infra.settings import InfraConfig
+
+
+def import_ray() -> ModuleType:
+    """Ray, or a `ConfigError` that says which extra to install."""
+    try:
+        import ray
+    except ImportError as error:
+        from agentrl.trainer.config import ConfigError
+
+        raise ConfigError(
+            f"infra=ray needs Ray, which is not installed ({error}); install it with "
+            "pip install 'agentrl[ray]' (or pip install 'ray>=2.40'), or run with infra=local"
+        ) from None
+    return ray
+
+
+@dataclass
+class RayCluster:
+    """The cluster a run uses; `owned` when the run started it, and then the run also stops it."""
+
+    owned: bool
+    address: str
+
+    def shutdown(self) -> None:
+        if self.owned:
+            import_ray().shutdown()
+
+
+def connect(infra: InfraConfig) -> RayCluster:
+    """Join the cluster at `infra.address`, keep the one this process already joined (a test, a
+    notebook), or start a small private one sized for the env workers."""
+    ray = import_ray()
+    if ray.is_initialized():
+        return RayCluster(owned=False, address=ray.get_runtime_context().gcs_address)
+    if infra.address is not None:
+        ray.init(address=infra.address, configure_logging=False, log_to_driver=True)
+        return RayCluster(owned=False, address=infra.address)
+    # A private cluster must not phone home (there may be no network) or serve a dashboard.
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    num_cpus = infra.num_cpus or max(1, math.ceil(infra.env_workers * infra.cpus_per_worker))
+    ray.init(
+        num_cpus=num_cpus,
+        include_dashboard=False,
+        object_store_memory=infra.object_store_mb * 1024 * 1024,
+        configure_logging=False,
+        log_to_driver=True,
+    )
+    return RayCluster(owned=True, address=ray.get_runtime_context().gcs_address)
