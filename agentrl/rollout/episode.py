@@ -158,3 +158,26 @@ def _summarise(trajectory: Trajectory) -> None:
     trajectory.metrics["turns"] = float(len(trajectory.turns))
     trajectory.metrics["format_failures"] = float(sum(t.failure == "format" for t in trajectory.turns))
     trajectory.metrics["action_tokens"] = float(sum(len(t.action_ids) for t in trajectory.turns))
+    trajectory.metrics["tool_calls"] = float(sum(len(t.result.tool_calls) for t in trajectory.turns if t.result))
+    trajectory.metrics.update(env_metrics(trajectory))
+
+
+ENV_METRIC_PREFIX = "env/"
+"""Episode metrics an environment reports through `info["metrics"]` are stored under this prefix, so
+they never collide with the framework's own (`success`, `turns`, ...)."""
+
+
+def env_metrics(trajectory: Trajectory) -> dict[str, float]:
+    """The environment's own episode metrics: every step may report `info["metrics"]` (a dict of
+    numbers, e.g. search QA's F1, SWE's resolved flag); the latest value of each key wins, so an
+    environment reports running values and the final step settles them."""
+    latest: dict[str, float] = {}
+    for turn in trajectory.turns:
+        reported = turn.result.info.get("metrics", {}) if turn.result else {}
+        if not isinstance(reported, dict):
+            raise TypeError(f'info["metrics"] must be a dict of numbers, got {type(reported).__name__}')
+        for name, value in reported.items():
+            if not isinstance(value, (bool, int, float)):  # a flag counts as 0/1, so its mean is a rate
+                raise TypeError(f'info["metrics"][{name!r}] must be a number, got {value!r}')
+            latest[f"{ENV_METRIC_PREFIX}{name}"] = float(value)
+    return latest

@@ -50,6 +50,7 @@ def trajectory_to_dict(trajectory: Trajectory) -> dict[str, Any]:
         "seed": trajectory.seed,
         "termination": trajectory.termination,
         "failure": trajectory.failure,
+        "error": trajectory.error,
         "outcome_reward": trajectory.outcome_reward,
         "metrics": trajectory.metrics,
         "advantages": trajectory.advantages,
@@ -77,6 +78,7 @@ def trajectory_from_dict(record: dict[str, Any]) -> Trajectory:
             outcome_reward=record["outcome_reward"],
             termination=cast(Termination, termination),
             failure=_failure(record["failure"]),
+            error=record.get("error"),  # optional: what broke, for infra/timeout failures
             metrics=dict(record["metrics"]),
             advantages=None if record["advantages"] is None else list(record["advantages"]),
             token_advantages=None if v1 else _token_advantages(record["token_advantages"]),

@@ -6,6 +6,7 @@ import statistics
 
 from agentrl.credit import step_group_sizes, zero_variance_group_share
 from agentrl.rollout.batcher import BatcherStats
+from agentrl.rollout.episode import ENV_METRIC_PREFIX
 from agentrl.types import Trajectory
 
 STEP_GROUP_SIZE_BINS = ((1, 1), (2, 4), (5, 8), (9, 16), (17, None))
@@ -20,6 +21,18 @@ def step_group_size_histogram(sizes: list[int]) -> dict[str, float]:
         count = sum(1 for s in sizes if s >= low and (high is None or s <= high))
         histogram[label] = count / len(sizes) if sizes else 0.0
     return histogram
+
+
+def environment_metric_means(trajectories: list[Trajectory]) -> dict[str, float]:
+    """Mean of each environment-reported episode metric (`env/...`, see `agentrl.rollout.episode.env_metrics`)
+    over the trainable episodes that report it: F1 for search QA, resolution rate for SWE, ..."""
+    values: dict[str, list[float]] = {}
+    for trajectory in trajectories:
+        if trajectory.trainable:
+            for name, value in trajectory.metrics.items():
+                if name.startswith(ENV_METRIC_PREFIX):
+                    values.setdefault(name, []).append(value)
+    return {name: statistics.fmean(series) for name, series in sorted(values.items())}
 
 
 def step_metrics(
@@ -45,6 +58,8 @@ def step_metrics(
         "format_failure_rate": (sum(t.failure == "format" for t in all_turns) / len(all_turns)) if all_turns else 0.0,
         "infra_failures": sum(t.failure in ("infra", "timeout") for t in trajectories),
         "context_limit_hits": sum(t.termination == "context_limit" for t in trajectories),
+        "tool_calls_per_episode": statistics.fmean(t.metrics.get("tool_calls", 0.0) for t in trajectories),
+        **environment_metric_means(trajectories),
         "zero_variance_group_share": zero_variance_group_share(trajectories),
         "step_group_size_histogram": step_group_size_histogram(
             step_group_sizes(trajectories, **(anchor_options or {}))

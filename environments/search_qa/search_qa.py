@@ -12,7 +12,7 @@ SQuAD normalisation, with token F1 reported beside it. Two action formats, chose
   schemas are the spec's `tools`, rendered by the chat template.
 
 Rewards: 1 for an exact-match answer, 0 for a wrong one (both end the episode, `info["success"]`,
-`info["em"]`, `info["f1"]`); a malformed reply costs `format_penalty` and the episode goes on with an
+`info["metrics"]["em"]`, `info["metrics"]["f1"]`); a malformed reply costs `format_penalty` and the episode goes on with an
 observation that says what was wrong. A search past the limit is a failed tool call (`ok=False`),
 not a format error. Every search is a `ToolCall`, so OTC rewards and `tool_calls_mean` /
 `tool_productivity` count them; the answer is not a tool call. The state key is the task plus the
@@ -160,9 +160,7 @@ class SearchQAEnv:
             state_key=self._state_key(),
             info={
                 "success": correct,
-                "em": float(correct),
-                "f1": f1_score(text, answers),
-                "searches": self._searches,
+                "metrics": {"em": float(correct), "f1": f1_score(text, answers), "searches": self._searches},
                 "action": f"answer({text!r})",
             },
         )

@@ -1,6 +1,7 @@
 """G-RA's repair metrics over a batch of `swe` trajectories.
 
-The environment puts `submitted`, `modified` and `resolved` in every step's info; the last turn of
+The environment puts `submitted`, `modified` and `resolved` in every step's `info["metrics"]` (the
+trainer logs their step means as `env/submitted`, `env/modified`, `env/resolved`); the last turn of
 a trajectory holds its final values (an episode cut by the turn or context limit has
 `submitted=False`). Infra/timeout failures are left out, as everywhere in training statistics.
 """
@@ -23,5 +24,6 @@ def repair_rates(trajectories: Sequence[Trajectory]) -> dict[str, float]:
     if not finals:
         return {}
     return {
-        name: statistics.fmean(bool(info.get(flag, False)) for info in finals) for name, flag in RATES.items()
+        name: statistics.fmean(bool(info.get("metrics", {}).get(flag, False)) for info in finals)
+        for name, flag in RATES.items()
     }

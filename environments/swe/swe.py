@@ -249,13 +249,12 @@ class SWERepairEnv:
     def _progress(
         self, score: float, step_reward: float, submitted: bool = False, resolved: bool = False
     ) -> dict[str, Any]:
-        """The info every step carries: the outcome so far, the step channel and the rate flags."""
+        """The info every step carries: the outcome so far, the step channel and the rate flags (as
+        episode metrics, so the trainer logs their means as `env/submitted` ... per step)."""
         return {
             "score": score,
             "reward_channels": {STEP_CHANNEL: step_reward},
-            "submitted": submitted,
-            "modified": self._modified,
-            "resolved": resolved,
+            "metrics": {"submitted": submitted, "modified": self._modified, "resolved": resolved},
         }
 
     async def _digest(self) -> str:

@@ -74,7 +74,7 @@ def test_the_oracle_reaches_reward_one_on_every_eval_question(
         results = play(spec, "eval", index, oracle_actions(spec, "eval", index))
         final = results[-1]
         assert final.done and final.reward == 1.0 and final.info["success"] is True
-        assert final.info["em"] == 1.0 and final.info["f1"] == 1.0
+        assert final.info["metrics"]["em"] == 1.0 and final.info["metrics"]["f1"] == 1.0
         searches = [call for result in results for call in result.tool_calls]
         assert [call.name for call in searches] == ["search"] * len(
             spec.task("eval", index).payload["supporting_titles"]
@@ -101,8 +101,8 @@ def test_a_wrong_answer_scores_zero_with_partial_f1(tags_spec: SearchQA) -> None
     index = next(i for i in range(150) if len(tags_spec.task("train", i).payload["answers"][0].split()) > 1)
     gold = tags_spec.task("train", index).payload["answers"][0]
     final = play(tags_spec, "train", index, [f"<answer>{gold.split()[0]} nothing</answer>"])[-1]
-    assert final.done and final.reward == 0.0 and final.info["success"] is False and final.info["em"] == 0.0
-    assert 0.0 < final.info["f1"] < 1.0
+    assert final.done and final.reward == 0.0 and final.info["success"] is False and final.info["metrics"]["em"] == 0.0
+    assert 0.0 < final.info["metrics"]["f1"] < 1.0
     assert final.observation == f"wrong: the answer was {gold}"
 
 

@@ -177,7 +177,7 @@ def test_no_submit_and_empty_patch_get_minus_one_and_gra_closes_the_gate(
     )
     fixed = play(spec, chat, task, reference_fix(task))
 
-    assert farming.termination == "max_turns" and not farming.turns[-1].result.info["submitted"]
+    assert farming.termination == "max_turns" and not farming.turns[-1].result.info["metrics"]["submitted"]
     assert [t.outcome_reward for t in (farming, empty, wrong, fixed)] == [-1.0, -1.0, 0.0, 1.0]
     assert step_channel(farming) == pytest.approx([0.1] * 6)
     assert all(turn.reward == 0.0 for t in (farming, empty, wrong, fixed) for turn in t.turns)
@@ -221,7 +221,7 @@ def test_malformed_calls_are_format_failures_and_failing_tools_are_not(
     assert not_found.info.get("failure") is None and "does not occur in" in str(not_found.tool_calls[0].error)
     assert not looping.tool_calls[0].ok and "killed" in str(looping.tool_calls[0].error)
     assert ran.tool_calls[0].ok and ran.tool_calls[0].result == "exit code 3\nout\nerr\n"
-    assert trajectory.outcome_reward == -1.0 and trajectory.turns[-1].result.info["modified"] is False
+    assert trajectory.outcome_reward == -1.0 and trajectory.turns[-1].result.info["metrics"]["modified"] is False
 
 
 def test_editing_the_tests_does_not_pass_them(spec: SWERepair, chat: ChatContext) -> None:
