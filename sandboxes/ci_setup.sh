@@ -18,6 +18,7 @@ missing=""
 command -v bwrap >/dev/null || missing="$missing bubblewrap"
 command -v dockerd >/dev/null || missing="$missing docker.io"
 command -v debootstrap >/dev/null || missing="$missing debootstrap"
+command -v docker-compose >/dev/null || missing="$missing docker-compose"  # tests/test_compose.py
 if [ -n "$missing" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null \
         || echo "sandboxes/ci_setup.sh: could not install$missing"

@@ -5,6 +5,10 @@ no network but loopback, the host's /usr and /etc read-only, the sandbox directo
 writable place, and the whole tree killed with the namespace's pid 1. Without it (no binary, or a
 kernel that refuses unprivileged namespaces) commands run as plain subprocesses: limits and timeouts
 still hold, but network and file-system isolation do not, and a warning says so once.
+
+Apart from bwrap, a cgroup per sandbox (`sandboxes/cgroups.py`) caps the memory and processes of
+all its commands together; where none is writable, memory is capped per process only, and a second
+warning says so.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from sandboxes.cgroups import CgroupSupport, detect_cgroups
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +43,10 @@ class Isolation:
     """Each sandbox runs as a uid of its own (needs root): exact process limits and cleanup."""
     reason: str
     """Why bwrap is not used, for the warning; empty when it is."""
+    cgroups: CgroupSupport | None = None
+    """Where each sandbox gets a memory (and pids) cgroup, or None: then RLIMIT_AS per process only."""
+    cgroup_reason: str = ""
+    """Why there are no sandbox cgroups, for the warning; empty when there are."""
 
     @property
     def mechanisms(self) -> list[str]:
@@ -46,13 +56,15 @@ class Isolation:
             found += ["bubblewrap: user/pid/net/ipc/uts/mount namespaces", "no network", "read-only host /usr and /etc"]
         if self.own_uid:
             found += ["a uid of its own per sandbox (exact NPROC, kill by uid)"]
+        if self.cgroups:
+            found += [f"a cgroup per sandbox, {self.cgroups.description}: total memory and processes, OOM killer confined to it"]
         return found
 
 
 @functools.cache
 def detect_isolation() -> Isolation:
-    """Probe once per process; `AGENTRL_SANDBOX_NO_BWRAP=1` forces the degraded mode (for tests and
-    for machines where bwrap misbehaves)."""
+    """Probe once per process; `AGENTRL_SANDBOX_NO_BWRAP=1` and `AGENTRL_SANDBOX_NO_CGROUP=1` force
+    the degraded modes (for tests and for machines where bwrap or cgroups misbehave)."""
     own_uid = os.geteuid() == 0
     bwrap = shutil.which("bwrap")
     if os.environ.get("AGENTRL_SANDBOX_NO_BWRAP") == "1":
@@ -61,6 +73,15 @@ def detect_isolation() -> Isolation:
         isolation = Isolation(None, own_uid, "bubblewrap is not installed (apt-get install -y bubblewrap)")
     else:
         isolation = _probe(bwrap, own_uid)
+    cgroups, cgroup_reason = detect_cgroups(disabled=os.environ.get("AGENTRL_SANDBOX_NO_CGROUP") == "1")
+    isolation = replace(isolation, cgroups=cgroups, cgroup_reason=cgroup_reason)
+    if cgroups is None:
+        log.warning(
+            "local sandboxes have NO total memory cap: %s. Memory is limited per process only (RLIMIT_AS), "
+            "so one sandbox can hold memory_bytes x max_processes. Use the docker backend, or lower both "
+            "limits, where that can exhaust this machine.",
+            cgroup_reason,
+        )
     if isolation.bwrap is None:
         log.warning(
             "local sandboxes run WITHOUT network and file-system isolation: %s. Commands can reach the "

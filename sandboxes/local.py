@@ -1,11 +1,13 @@
 """The `local` backend: a private directory and an isolated process tree per sandbox.
 
-Every command is a fresh `prlimit ... [bwrap ...] /bin/sh -c CMD` in a new session. Nothing runs
-between commands, so "close" only has to kill what a command in flight left and remove one
-directory. Which isolation is in force is decided once per process by `detect_isolation()`.
+Every command is a fresh `[attach to the cgroup] [setpriv to the uid] prlimit ... [bwrap ...]
+/bin/sh -c CMD` in a new session. Nothing runs between commands, so "close" only has to kill what a
+command in flight left and remove one directory and one cgroup. Which isolation is in force is
+decided once per process by `detect_isolation()`.
 
-Layout on the host: `<base_dir>/sbx-<owner pid>-<uid>-<random>/{work,tmp}`. The owner pid in the
-name lets `reap_local` remove what a crashed run left behind; the uid lets it kill what still runs.
+Layout on the host: `<base_dir>/sbx-<owner pid>-<uid>-<random>/{work,tmp,cgroups}`. The owner pid
+in the name lets `reap_local` remove what a crashed run left behind; the uid lets it kill what still
+runs; `cgroups` lists the sandbox's cgroups (named `agentrl-<directory name>`) for it to remove.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing_extensions import Self
 
 from sandboxes.capture import CappedBuffer
+from sandboxes.cgroups import SandboxCgroup
 from sandboxes.isolation import SANDBOX_WORKDIR, Isolation, bwrap_args, detect_isolation
 from sandboxes.processes import is_sandbox_uid, kill_uid, new_sandbox_uid, pid_alive, pids_of_uid
 from sandboxes.protocol import ExecResult, Limits, SandboxClosedError, SandboxError
@@ -35,6 +38,7 @@ _DRAIN_S = 2.0
 """How long to wait for the output pipes once every writer is dead (only a process that escaped
 without a uid of its own can keep them open)."""
 _WRITE_SCRIPT = 'mkdir -p -- "$(dirname -- "$1")" && cat > "$1"'
+_CGROUPS_RECORD = "cgroups"
 _reaped_dirs: set[Path] = set()
 
 
@@ -45,9 +49,13 @@ def default_base_dir() -> Path:
 class LocalSandbox:
     """See the module docstring; build one with `await LocalSandbox.create(...)`."""
 
-    def __init__(self, root: Path, uid: int | None, limits: Limits, isolation: Isolation, ro_binds: tuple[str, ...]) -> None:
+    def __init__(
+        self, root: Path, uid: int | None, limits: Limits, isolation: Isolation, ro_binds: tuple[str, ...],
+        cgroup: SandboxCgroup | None,
+    ) -> None:
         self._root = root
         self._uid = uid
+        self._cgroup = cgroup
         self._limits = limits
         self._isolation = isolation
         self._ro_binds = ro_binds
@@ -61,8 +69,10 @@ class LocalSandbox:
         """`ro_binds`: host paths shown read-only at the same place inside a bwrap sandbox (a
         toolchain outside /usr, a dataset); ignored without bwrap, where everything is visible."""
         isolation = detect_isolation()
-        if shutil.which("prlimit") is None:
-            raise SandboxError("the local sandbox needs `prlimit` (util-linux) on PATH to set its rlimits")
+        limits = limits or Limits()
+        for tool in ("prlimit", "setpriv") if isolation.own_uid else ("prlimit",):
+            if shutil.which(tool) is None:
+                raise SandboxError(f"the local sandbox needs `{tool}` (util-linux) on PATH to set its rlimits and uid")
         base = Path(base_dir) if base_dir is not None else default_base_dir()
         base.mkdir(parents=True, exist_ok=True)
         base.chmod(0o755)  # a sandbox uid must be able to walk into its own directory
@@ -78,7 +88,15 @@ class LocalSandbox:
             (root / sub).mkdir(mode=0o700)
             if uid is not None:
                 os.chown(root / sub, uid, uid)
-        return cls(root, uid, limits or Limits(), isolation, tuple(ro_binds))
+        cgroup = None
+        if isolation.cgroups is not None:
+            try:
+                cgroup = SandboxCgroup.create(isolation.cgroups, f"agentrl-{root.name}", limits.memory_bytes, limits.max_processes)
+            except OSError as error:
+                _remove_tree(root)
+                raise SandboxError(f"cannot make the sandbox's cgroup under {isolation.cgroups.parents[0]}: {error}") from error
+            (root / _CGROUPS_RECORD).write_text(cgroup.record())
+        return cls(root, uid, limits, isolation, tuple(ro_binds), cgroup)
 
     @property
     def workdir(self) -> str:
@@ -93,6 +111,11 @@ class LocalSandbox:
     def uid(self) -> int | None:
         """The uid of its own, or None when agentrl is not root."""
         return self._uid
+
+    @property
+    def cgroup(self) -> SandboxCgroup | None:
+        """The cgroup(s) capping all the sandbox's commands together, or None where none is writable."""
+        return self._cgroup
 
     @property
     def isolation(self) -> Isolation:
@@ -132,6 +155,8 @@ class LocalSandbox:
             _kill_group(proc)
         if self._uid is not None:
             await asyncio.to_thread(kill_uid, self._uid)
+        if self._cgroup is not None:
+            await asyncio.to_thread(_remove_cgroup, self._cgroup)
         await asyncio.to_thread(_remove_tree, self._root)
 
     async def __aenter__(self) -> Self:
@@ -155,9 +180,6 @@ class LocalSandbox:
             cwd=self._root / "work",
             env=self._env(),
             start_new_session=True,
-            user=self._uid,
-            group=self._uid,
-            extra_groups=[] if self._uid is not None else None,
         )
         self._running.add(proc)
         out, err = CappedBuffer(max_output), CappedBuffer(max_output)
@@ -188,7 +210,10 @@ class LocalSandbox:
         nproc = limits.max_processes
         if self._uid is None:  # RLIMIT_NPROC counts every process of the uid, not just this sandbox's
             nproc += len(pids_of_uid(os.getuid()))
-        prefix = [
+        prefix = self._cgroup.attach_prefix() if self._cgroup is not None else []
+        if self._uid is not None:  # after the attach, which needs root; setpriv sets the saved uid too
+            prefix += ["setpriv", f"--reuid={self._uid}", f"--regid={self._uid}", "--clear-groups"]
+        prefix += [
             "prlimit", f"--as={limits.memory_bytes}", f"--nproc={nproc}", f"--fsize={limits.max_file_bytes}",
             "--core=0", "--nofile=1024", "--",
         ]
@@ -251,9 +276,15 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
+def _remove_cgroup(cgroup: SandboxCgroup) -> None:
+    for busy in cgroup.remove():
+        log.warning("sandbox cgroup %s is still busy after its processes were killed; left in place", busy)
+
+
 def reap_local(base_dir: str | Path | None = None) -> list[Path]:
     """Remove sandboxes whose owner process is dead (a crashed or killed run), killing what still
-    runs as their uid. Called once per base directory by `create`; returns what it removed."""
+    runs as their uid or in their cgroup. Called once per base directory by `create`; returns the
+    directories it removed."""
     base = Path(base_dir) if base_dir is not None else default_base_dir()
     removed = []
     for root in sorted(base.glob("sbx-*")) if base.is_dir() else []:
@@ -262,6 +293,9 @@ def reap_local(base_dir: str | Path | None = None) -> list[Path]:
             continue
         if parts[2].isdigit() and is_sandbox_uid(int(parts[2])) and os.geteuid() == 0:
             kill_uid(int(parts[2]))
+        record = root / _CGROUPS_RECORD
+        if record.is_file():
+            _remove_cgroup(SandboxCgroup.from_record(record.read_text(), f"agentrl-{root.name}"))
         _remove_tree(root)
         removed.append(root)
     if removed:

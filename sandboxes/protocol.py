@@ -22,10 +22,12 @@ class Limits:
     """Wall-clock limit of one command when `exec` is given no timeout; the whole process tree is
     killed when it passes."""
     memory_bytes: int = 1 << 30
-    """Address space of one process (local: RLIMIT_AS) or of the whole container (docker)."""
+    """Memory of the whole sandbox: local, all its commands together in a memory cgroup (where one
+    is writable; without, only each process's address space, RLIMIT_AS, which also holds with it);
+    docker, the container's cgroup."""
     max_processes: int = 64
     """Processes and threads alive at once in the sandbox (local: RLIMIT_NPROC of the sandbox's own
-    uid; docker: the pids cgroup). Leaves headroom: the kernel frees the tasks of a finished command
+    uid, and its pids cgroup where one is writable; docker: the pids cgroup). Leaves headroom: the kernel frees the tasks of a finished command
     a little after it exits."""
     max_output_bytes: int = 1 << 20
     """Bytes kept of each of stdout and stderr; the rest is read and dropped (`output_truncated`)."""

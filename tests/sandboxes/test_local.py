@@ -109,7 +109,8 @@ async def _until_no_process(uid: int, within_s: float = 10.0) -> None:
 
 
 def test_degraded_mode_warns_and_still_enforces_limits(base_dir: Path) -> None:
-    """Without bwrap (forced here) the start-up warning names what is missing, and timeouts hold."""
+    """Without bwrap and without a cgroup (both forced here) the start-up warnings name what is
+    missing, and timeouts hold."""
     script = (
         "import asyncio, logging\n"
         "logging.basicConfig()\n"
@@ -117,10 +118,11 @@ def test_degraded_mode_warns_and_still_enforces_limits(base_dir: Path) -> None:
         "async def main():\n"
         f"    async with await LocalSandbox.create(base_dir={str(base_dir)!r}) as sandbox:\n"
         "        result = await sandbox.exec('sleep 600', timeout=1)\n"
-        "        print(result.timed_out, sandbox.workdir.startswith('/sandbox'))\n"
+        "        print(result.timed_out, sandbox.workdir.startswith('/sandbox'), sandbox.cgroup)\n"
         "asyncio.run(main())\n"
     )
-    env = {**os.environ, "AGENTRL_SANDBOX_NO_BWRAP": "1"}
+    env = {**os.environ, "AGENTRL_SANDBOX_NO_BWRAP": "1", "AGENTRL_SANDBOX_NO_CGROUP": "1"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=Path(__file__).parents[2], timeout=60, check=False)
-    assert done.stdout.split() == ["True", "False"], done.stderr
+    assert done.stdout.split() == ["True", "False", "None"], done.stderr
     assert "WITHOUT network and file-system isolation: AGENTRL_SANDBOX_NO_BWRAP=1 is set" in done.stderr
+    assert "NO total memory cap: AGENTRL_SANDBOX_NO_CGROUP=1 is set" in done.stderr
