@@ -74,6 +74,13 @@ class Turn:
     returned for the action. `value` is the critic's V(h_t) of that state and `token_values` its value
     of the state before each action token (`token_values[0] == value`: the same state); both are
     written by the learner after the rollout and before credit assignment (PPO with a critic only).
+
+    `context_ids` is `None` when the decision saw the append-only history (the previous decision's
+    context, its action, then this turn's `observation_ids`), and otherwise holds the exact ids the
+    policy was given: a windowed context (`rollout.context=window`) restarts the conversation, so it
+    cannot be rebuilt from the ids before it and is kept whole, for the learner to train on verbatim.
+    `observation_ids` keeps its meaning either way (the ids that follow the previous action in one
+    conversation), which is what a window's kept turns are assembled from.
     """
 
     observation_ids: list[int]
@@ -88,6 +95,7 @@ class Turn:
     failure: FailureKind | None = None
     value: float | None = None
     token_values: list[float] | None = None
+    context_ids: list[int] | None = None
 
     @property
     def reward(self) -> float:

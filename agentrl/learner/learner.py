@@ -198,9 +198,9 @@ class Learner:
             result = self._action_logits(self.model, batch, with_values=with_values)
             flat = iter((result.values if with_values else result.logprobs).cpu().tolist())  # type: ignore[union-attr]
             for sequence in batch.sequences:
-                for turn_index, turn in enumerate(trajectories[sequence.trajectory_index].turns):
-                    if turn.action_ids:
-                        out.append((sequence.trajectory_index, turn_index, [next(flat) for _ in turn.action_ids]))
+                for turn_index in sequence.action_turns:
+                    turn = trajectories[sequence.trajectory_index].turns[turn_index]
+                    out.append((sequence.trajectory_index, turn_index, [next(flat) for _ in turn.action_ids]))
         self.model.train(was_training)
         return out
 
@@ -211,11 +211,15 @@ class Learner:
         if total_tokens == 0:
             return {"trained_tokens": 0.0}
         micro_batches = [collate(g, self.pad_token_id) for g in pack_micro_batches(sequences, self.settings.micro_batch_tokens)]
-        # §3.4: weights and divisor come from the whole step, so splitting it cannot change the loss.
+        # §3.4: weights and divisor come from the whole step, so splitting it cannot change the loss. The
+        # unit is the trajectory, however many sequences a windowed context split it into.
+        trajectory_tokens: dict[int, int] = {}
+        for s in sequences:
+            trajectory_tokens[s.trajectory_index] = trajectory_tokens.get(s.trajectory_index, 0) + s.action_tokens
         normaliser = step_normaliser(
-            self.settings.aggregation, [s.action_tokens for s in sequences], self.settings.constant_length
+            self.settings.aggregation, list(trajectory_tokens.values()), self.settings.constant_length
         )
-        weights = {s.trajectory_index: w for s, w in zip(sequences, normaliser.sequence_weights, strict=True)}
+        weights = dict(zip(trajectory_tokens, normaliser.sequence_weights, strict=True))
         old_logprobs = self._old_logprobs(micro_batches)
         self.model.eval()  # dropout off: the sampler's numbers must be reproducible here
         sums = dict.fromkeys(
@@ -294,8 +298,8 @@ class Learner:
         mask = batch.target_mask.to(self.device)
         advantages = batch.advantages.to(self.device)[mask]
         behaviour = batch.behaviour_logprobs.to(self.device)[mask]
-        rows, turns = (t.to(self.device) for t in batch.action_rows_and_turns())
-        ratio_segments = segment_ids(settings.ratio_level, rows, turns)
+        rows, owners, turns = (t.to(self.device) for t in batch.action_rows_and_turns())
+        ratio_segments = segment_ids(settings.ratio_level, owners, turns)
         surrogate = ppo_clip_loss(
             current.logprobs,
             old_logprobs,
@@ -309,7 +313,7 @@ class Learner:
         # policy-gradient term only (as verl's TIS does), not the entropy or KL regularisers.
         tis_weight = truncated_discrepancy_weight(old_logprobs, behaviour, settings.tis_cap, ratio_segments)
         per_token = tis_weight * surrogate.loss
-        turn_segments = segment_ids("turn", rows, turns)
+        turn_segments = segment_ids("turn", owners, turns)
         bias_weight = torch.ones_like(per_token)
         if settings.clip_bias_correction:
             # §3.3: the unit is the turn, or the whole trajectory when the ratio is per sequence.

@@ -1,9 +1,12 @@
 """From trajectories to token batches.
 
-One trajectory is one sequence: every turn's observation ids followed by its action ids, exactly as
-the sampler saw them. Only action positions are trained. Sequences are sorted by length and packed
-into micro-batches under a token budget (rows × longest row), so little padding is computed and a
-padded position never enters the loss.
+A trajectory whose contexts grew append-only (full history) is one sequence: every turn's observation
+ids followed by its action ids, exactly as the sampler saw them. A turn whose context was rebuilt (a
+window, `Turn.context_ids`) starts a sequence of its own from those exact ids, so every action is
+trained in the context it was sampled in. Only action positions are trained. The sequences of one
+trajectory stay in one micro-batch (a sequence-level ratio spans the whole trajectory); trajectories
+are sorted by length and packed under a token budget (rows × longest row), so little padding is
+computed and a padded position never enters the loss.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class TrainingSequence:
     behaviour_logprobs: list[float]
     """The sampler's log-prob at action positions (0 elsewhere)."""
     turn_index: list[int]
-    """Which turn each position belongs to."""
+    """Which turn each position belongs to (a rebuilt context belongs to the turn it was built for)."""
     trajectory_index: int
     value_mask: list[bool] = field(default_factory=list)
     """True at the action positions whose preceding state the critic is trained on: every action token
@@ -40,6 +43,10 @@ class TrainingSequence:
     def action_tokens(self) -> int:
         return sum(self.action_mask)
 
+    @property
+    def action_turns(self) -> list[int]:
+        """The turns whose action tokens this sequence holds, in order."""
+        return list(dict.fromkeys(t for t, is_action in zip(self.turn_index, self.action_mask) if is_action))
 
     @property
     def value_states(self) -> tuple[list[float], list[float]]:
@@ -48,15 +55,35 @@ class TrainingSequence:
         return [self.old_values[p] for p in states], [self.value_targets[p] for p in states]
 
 
-def sequence_from_trajectory(trajectory: Trajectory, trajectory_index: int) -> TrainingSequence:
-    """The trajectory as one sequence. Token-level advantages (`token_advantages`) are used when present,
-    else each turn's advantage is broadcast to its action tokens. The critic's states and targets come
-    from the values the turns carry: per action token with token-level credit, per turn otherwise."""
+def sequences_from_trajectory(trajectory: Trajectory, trajectory_index: int) -> list[TrainingSequence]:
+    """The trajectory's sequences: a new one starts at the first turn and at every turn with
+    `context_ids`; those without action tokens are left out (nothing to train)."""
+    starts = [index for index, turn in enumerate(trajectory.turns) if index == 0 or turn.context_ids is not None]
+    stops = [*starts[1:], len(trajectory.turns)]
+    sequences = [sequence_from_trajectory(trajectory, trajectory_index, start, stop) for start, stop in zip(starts, stops)]
+    return [sequence for sequence in sequences if sequence.action_tokens]
+
+
+def sequence_from_trajectory(
+    trajectory: Trajectory, trajectory_index: int, start: int = 0, stop: int | None = None
+) -> TrainingSequence:
+    """Turns `start..stop−1` (all by default) as one sequence: the first turn's context (`context_ids`, else
+    its observation ids) and action, then each later turn's observation and action ids, which must
+    have extended that context append-only. Token-level advantages (`token_advantages`) are used when
+    present, else each turn's advantage is broadcast to its action tokens. The critic's states and
+    targets come from the values the turns carry: per action token with token-level credit, per turn
+    otherwise."""
+    stop = len(trajectory.turns) if stop is None else stop
     turn_advantages = trajectory.advantages or [0.0] * len(trajectory.turns)
     token_level = trajectory.token_advantages is not None
     token_advantages = trajectory.token_advantages or [
         [advantage] * len(turn.action_ids) for turn, advantage in zip(trajectory.turns, turn_advantages, strict=True)
     ]
+    if len(token_advantages) != len(trajectory.turns):
+        raise ValueError(
+            f"trajectory {trajectory_index} has {len(token_advantages)} token advantage lists for "
+            f"{len(trajectory.turns)} turns"
+        )
     has_values = bool(trajectory.turns) and all(
         (turn.token_values is not None) if token_level else (turn.value is not None) for turn in trajectory.turns
     )
@@ -67,13 +94,20 @@ def sequence_from_trajectory(trajectory: Trajectory, trajectory_index: int) -> T
     turn_index: list[int] = []
     value_mask: list[bool] = []
     old_values: list[float] = []
-    for index, (turn, advantages) in enumerate(zip(trajectory.turns, token_advantages, strict=True)):
-        n_obs, n_act = len(turn.observation_ids), len(turn.action_ids)
+    for index in range(start, stop):
+        turn, advantages = trajectory.turns[index], token_advantages[index]
+        if index > start and turn.context_ids is not None:
+            raise ValueError(
+                f"trajectory {trajectory_index} turn {index} has a rebuilt context; it starts a sequence of its "
+                "own (sequences_from_trajectory)"
+            )
+        shown = turn.observation_ids if index > start or turn.context_ids is None else turn.context_ids
+        n_obs, n_act = len(shown), len(turn.action_ids)
         if len(advantages) != n_act:
             raise ValueError(
                 f"trajectory {trajectory_index} turn {index} has {len(advantages)} token advantages for {n_act} action tokens"
             )
-        input_ids += turn.observation_ids + turn.action_ids
+        input_ids += shown + turn.action_ids
         action_mask += [False] * n_obs + [True] * n_act
         position_advantages += [0.0] * n_obs + list(advantages)
         behaviour += [0.0] * n_obs + list(turn.behaviour_logprobs)
@@ -99,24 +133,30 @@ def training_sequences(trajectories: list[Trajectory], require_advantages: bool 
     """Sequences of the trajectories that have action tokens and, unless `require_advantages` is
     False, are trainable and carry advantages."""
     return [
-        sequence_from_trajectory(t, i)
+        sequence
         for i, t in enumerate(trajectories)
         if any(turn.action_ids for turn in t.turns)
         and (not require_advantages or (t.trainable and t.advantages is not None))
+        for sequence in sequences_from_trajectory(t, i)
     ]
 
 
 def pack_micro_batches(sequences: list[TrainingSequence], token_budget: int) -> list[list[TrainingSequence]]:
-    """Greedy packing of length-sorted sequences: a micro-batch grows while rows × longest ≤ budget.
-    A sequence longer than the budget gets a micro-batch of its own."""
+    """Greedy packing of trajectories sorted by their longest sequence: a micro-batch grows by a
+    trajectory's sequences while rows × longest ≤ budget. A trajectory over the budget gets a
+    micro-batch of its own; its sequences are never split, so sequence-level ratios see all of it."""
+    trajectories: dict[int, list[TrainingSequence]] = {}
+    for sequence in sequences:
+        trajectories.setdefault(sequence.trajectory_index, []).append(sequence)
     batches: list[list[TrainingSequence]] = []
     current: list[TrainingSequence] = []
-    for sequence in sorted(sequences, key=lambda s: len(s.input_ids), reverse=True):
-        longest = len(current[0].input_ids) if current else len(sequence.input_ids)
-        if current and (len(current) + 1) * longest > token_budget:
+    longest = 0
+    for rows in sorted(trajectories.values(), key=lambda rows: max(len(s.input_ids) for s in rows), reverse=True):
+        longest = longest if current else max(len(s.input_ids) for s in rows)
+        if current and (len(current) + len(rows)) * longest > token_budget:
             batches.append(current)
-            current = []
-        current.append(sequence)
+            current, longest = [], max(len(s.input_ids) for s in rows)
+        current += rows
     if current:
         batches.append(current)
     return batches
@@ -139,10 +179,12 @@ class MicroBatch:
     value_targets: torch.Tensor
     """Over next-token targets: V before the update and the target R of those states (0 elsewhere)."""
 
-    def action_rows_and_turns(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Row and turn of each action target, flat and row-major like the learner's log-probs."""
+    def action_rows_and_turns(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Row, trajectory and turn of each action target, flat and row-major like the learner's log-probs.
+        Ratio segments are keyed by trajectory, not row: a windowed trajectory spans several rows."""
         rows = torch.arange(self.target_mask.shape[0])[:, None].expand_as(self.target_mask)
-        return rows[self.target_mask], self.turn_index[self.target_mask]
+        owners = torch.tensor([s.trajectory_index for s in self.sequences])[rows]
+        return rows[self.target_mask], owners[self.target_mask], self.turn_index[self.target_mask]
 
 
 def collate(sequences: list[TrainingSequence], pad_token_id: int) -> MicroBatch:

@@ -9,6 +9,10 @@ tokenization of their text; the learner would then train on tokens the sampler n
 The delta is derived once from the tokenizer's own chat template by rendering a probe conversation
 with placeholder messages and cutting the text after the assistant placeholder, so any template works
 as long as it renders messages in order.
+
+A window of the last k turns (`context_ids` with `window_turns=k`) restarts the conversation at the
+first kept turn: only that turn's observation is rendered again, from its text, as the opening user
+message it now is; every later id (actions, observation deltas) is reused as recorded.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from transformers import PreTrainedTokenizerBase
 
 from agentrl.tools.rendering import template_supports_tools, tools_fallback_text
+from agentrl.types import Turn
 
 _USER = "\x00AGENTRL_USER\x00"
 _REPLY = "\x00AGENTRL_REPLY\x00"
@@ -114,6 +119,26 @@ class ChatContext:
             stop_text = self.tokenizer.decode([action_ids[-1]])
             closing = closing.removeprefix(stop_text)
         return self.encode(closing + observation + self.template.before_generation)
+
+    def context_ids(
+        self, turns: Sequence[Turn], observation: str, observation_ids: list[int], window_turns: int | None
+    ) -> list[int]:
+        """The ids the decision after `turns` (the episode so far) is made from, given the current
+        `observation` and its ids as the episode records them (`initial_ids` first, deltas after).
+
+        `window_turns=None` is the full history: every turn's observation and action ids, then the
+        current observation's. With `window_turns=k`, a conversation that starts at the k-th last turn:
+        the system prompt and that turn's observation as the first prompt, the kept turns' exact ids,
+        then the current observation (k = 0: system prompt and current observation only). While the
+        episode is no longer than k turns the two are the same ids.
+        """
+        first = 0 if window_turns is None else max(0, len(turns) - window_turns)
+        kept = [(turn.observation_text, turn.observation_ids, turn.action_ids) for turn in turns[first:]]
+        ids: list[int] = []
+        for position, (text, shown_ids, action_ids) in enumerate([*kept, (observation, observation_ids, [])]):
+            restarts = position == 0 and first > 0  # the window dropped turns: this message opens it
+            ids += (self.initial_ids(text) if restarts else shown_ids) + action_ids
+        return ids
 
     def decode_action(self, action_ids: list[int]) -> str:
         return self.tokenizer.decode(action_ids, skip_special_tokens=True).strip()

@@ -38,6 +38,14 @@ class EpisodeLimits:
     """One `reset` or `step` may take at most this long."""
     episode_timeout_s: float | None = None
     """The whole episode (generation waits included) may take at most this long; None: no bound."""
+    context_window_turns: int | None = None
+    """None: each decision sees the whole episode (append-only). k: it sees the system prompt, the last
+    k turns and the current observation (`ChatContext.context_ids`), for environments whose
+    observations already carry their own recent history."""
+
+    def __post_init__(self) -> None:
+        if self.context_window_turns is not None and self.context_window_turns < 0:
+            raise ValueError(f"context_window_turns must be >= 0 or None, got {self.context_window_turns}")
 
 
 class _EnvCalls:
@@ -108,9 +116,10 @@ async def _play(
 ) -> None:
     observed: StepResult = await env_calls(env.reset(task), "reset")
     observation_ids = chat.initial_ids(observed.observation)
-    context: list[int] = []
+    extended: list[int] = []  # the previous decision's context and action: what appending continues
     for _ in range(limits.max_turns):
-        context += observation_ids
+        context = chat.context_ids(trajectory.turns, observed.observation, observation_ids, limits.context_window_turns)
+        appended = context == extended + observation_ids
         if len(context) + limits.max_new_tokens > limits.max_context_tokens:
             trajectory.termination = "context_limit"
             trajectory.failure = "truncated"
@@ -130,9 +139,10 @@ async def _play(
                 state_key=observed.state_key,
                 result=result,
                 failure=result.info.get("failure"),
+                context_ids=None if appended else context,
             )
         )
-        context += generation.token_ids
+        extended = context + generation.token_ids
         if result.done or result.truncated:
             trajectory.termination = "done" if result.done else "truncated"
             return

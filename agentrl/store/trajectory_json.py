@@ -18,15 +18,20 @@ from typing import Any, cast, get_args
 
 from agentrl.types import FAILURE_KINDS, FailureKind, StepResult, Termination, ToolCall, Trajectory, Turn
 
-FORMAT = "agentrl.trajectory/2"
+FORMAT = "agentrl.trajectory/3"
 """Written into every record. Any change to the fields bumps the number; readers refuse others."""
+
+FORMAT_V2 = "agentrl.trajectory/2"
+"""Still read: version 3 added the turn's `context_ids` (a windowed context), which a version-2 record,
+written when every context was the full history, reads as null. An older agentrl refuses version 3
+instead of training a windowed turn in a context it never saw."""
 
 FORMAT_V1 = "agentrl.trajectory/1"
 """Still read: version 2 added `token_advantages` (trajectory) and `token_values` (turn), which a
 version-1 record reads as null, and made the turn's `value` required (optional in version 1, where
 it was added late)."""
 
-READABLE_FORMATS: tuple[str, ...] = (FORMAT, FORMAT_V1)
+READABLE_FORMATS: tuple[str, ...] = (FORMAT, FORMAT_V2, FORMAT_V1)
 
 
 def check_format(version: object) -> None:
@@ -65,6 +70,7 @@ def trajectory_from_dict(record: dict[str, Any]) -> Trajectory:
     version = record.get("format")
     check_format(version)
     v1 = version == FORMAT_V1
+    before_v3 = version in (FORMAT_V1, FORMAT_V2)
     try:
         termination = record["termination"]
         if termination not in TERMINATIONS:
@@ -74,7 +80,7 @@ def trajectory_from_dict(record: dict[str, Any]) -> Trajectory:
             group_id=record["group_id"],
             env_name=record["env_name"],
             seed=record["seed"],
-            turns=[_turn_from_dict(turn, v1) for turn in record["turns"]],
+            turns=[_turn_from_dict(turn, v1, before_v3) for turn in record["turns"]],
             outcome_reward=record["outcome_reward"],
             termination=cast(Termination, termination),
             failure=_failure(record["failure"]),
@@ -139,6 +145,7 @@ def _turn_to_dict(turn: Turn) -> dict[str, Any]:
         "failure": turn.failure,
         "value": turn.value,
         "token_values": turn.token_values,
+        "context_ids": turn.context_ids,
         "result": None if turn.result is None else _step_result_to_dict(turn.result),
     }
 
@@ -167,9 +174,10 @@ def _tool_call_to_dict(call: ToolCall) -> dict[str, Any]:
     }
 
 
-def _turn_from_dict(record: dict[str, Any], v1: bool) -> Turn:
+def _turn_from_dict(record: dict[str, Any], v1: bool, before_v3: bool) -> Turn:
     result = record["result"]
     token_values = None if v1 else record["token_values"]
+    context_ids = None if before_v3 else record["context_ids"]
     return Turn(
         observation_ids=list(record["observation_ids"]),
         action_ids=list(record["action_ids"]),
@@ -182,6 +190,7 @@ def _turn_from_dict(record: dict[str, Any], v1: bool) -> Turn:
         failure=_failure(record["failure"]),
         value=record.get("value") if v1 else record["value"],
         token_values=None if token_values is None else list(token_values),
+        context_ids=None if context_ids is None else list(context_ids),
         result=None if result is None else _step_result_from_dict(result),
     )
 

@@ -78,6 +78,12 @@ class RolloutConfig:
     """Env calls running at once, and the threads environments' blocking work runs on."""
     max_batch_tokens: int | None = None
     """Context tokens one generation batch may hold (None: only `max_batch_size` bounds it)."""
+    context: str = "full"
+    """What each decision sees. `full`: the whole episode, extended append-only. `window`: the system
+    prompt, the last `context_window_turns` turns and the current observation, for environments whose
+    observations carry their own recent history (the GiGPO prompt of webshop and alfworld)."""
+    context_window_turns: int = 0
+    """With `context: window`, how many past turns (observation and action) stay in the context."""
     mode: str = "sync"
     """`sync`: step k samples with exactly the weights after update k−1 (on-policy). `async`: the
     rollout of step k+1 runs while the learner trains on step k; weights reach the sampler between
@@ -99,6 +105,10 @@ class RolloutConfig:
             raise ValueError(f"rollout.filter must be one of {', '.join(FILTERS)}, got {self.filter!r}")
         if self.max_refill_rounds < 0:
             raise ValueError(f"rollout.max_refill_rounds must be >= 0, got {self.max_refill_rounds}")
+        if self.context not in ("full", "window"):
+            raise ValueError(f"rollout.context must be full or window, got {self.context!r}")
+        if self.context_window_turns < 0:
+            raise ValueError(f"rollout.context_window_turns must be >= 0, got {self.context_window_turns}")
         if self.mode not in ("sync", "async"):
             raise ValueError(f"rollout.mode must be sync or async, got {self.mode!r}")
         if self.max_staleness < 0:

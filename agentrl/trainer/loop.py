@@ -74,6 +74,7 @@ def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
             max_new_tokens=config.model.max_new_tokens,
             env_step_timeout_s=config.rollout.env_step_timeout_s,
             episode_timeout_s=config.rollout.episode_timeout_s,
+            context_window_turns=config.rollout.context_window_turns if config.rollout.context == "window" else None,
         ),
         max_batch_size=config.rollout.max_batch_size,
         max_wait_s=config.rollout.max_wait_s,

@@ -148,9 +148,9 @@ def test_values_json_would_change_are_refused(info: dict, message: str) -> None:
         trajectory_to_dict(trajectory)
 
 
-def test_token_fields_round_trip_and_are_required_in_version_2() -> None:
+def test_token_fields_round_trip_and_are_required_since_version_2() -> None:
     record = trajectory_to_dict(rich_trajectory())
-    assert record["format"] == "agentrl.trajectory/2"
+    assert record["format"] == "agentrl.trajectory/3"
     assert record["token_advantages"][1] == [-0.1234567891234, 0.0, -0.2469135782468]
     assert record["turns"][0]["token_values"] == [0.1234567891234, -0.75]
     assert record["turns"][1]["token_values"] is None
@@ -159,7 +159,7 @@ def test_token_fields_round_trip_and_are_required_in_version_2() -> None:
                    lambda r: r["turns"][0].pop("value")):
         broken = trajectory_to_dict(rich_trajectory())
         remove(broken)
-        with pytest.raises(ValueError, match=r"lacks field '(token_advantages|token_values|value)'.*trajectory/2"):
+        with pytest.raises(ValueError, match=r"lacks field '(token_advantages|token_values|value)'.*trajectory/3"):
             trajectory_from_dict(broken)
 
 
@@ -185,6 +185,6 @@ def test_version_1_records_still_read(tmp_path: Path) -> None:
         turn.token_values = None
     assert old == expected
     assert old.turns[0].value == 0.1234567891234 and old.turns[1].value is None
-    # rewritten, it is a version-2 record with the new fields null
-    assert trajectory_to_dict(old)["format"] == FORMAT == "agentrl.trajectory/2"
+    # rewritten, it is a version-3 record with the new fields null
+    assert trajectory_to_dict(old)["format"] == FORMAT == "agentrl.trajectory/3"
     assert trajectory_to_dict(old)["token_advantages"] is None
