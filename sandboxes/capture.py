@@ -6,6 +6,20 @@ draining the rest, so the command never blocks on a full pipe and the caller's m
 
 from __future__ import annotations
 
+from sandboxes.protocol import SandboxError
+
+
+def file_bytes(
+    path: str, exit_code: int, out: CappedBuffer, err: CappedBuffer, timed_out: bool, limit: int
+) -> bytes:
+    """The bytes a sandboxed `cat path` captured, or a `SandboxError` saying why there are none:
+    every backend reads files through the sandbox's own permissions, so the checks are shared."""
+    if exit_code != 0 or timed_out:
+        raise SandboxError(f"cannot read {path!r} in the sandbox (exit {exit_code}): {err.text().strip()}")
+    if out.truncated:
+        raise SandboxError(f"{path!r} is larger than the sandbox's max_file_bytes={limit}")
+    return out.getvalue()
+
 
 class CappedBuffer:
     """Keeps at most `limit` bytes; remembers whether anything was dropped."""

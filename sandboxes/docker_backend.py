@@ -20,7 +20,7 @@ from typing import Any
 
 from typing_extensions import Self
 
-from sandboxes.capture import CappedBuffer
+from sandboxes.capture import CappedBuffer, file_bytes
 from sandboxes.processes import pid_alive
 from sandboxes.protocol import ExecResult, Limits, SandboxClosedError, SandboxError
 
@@ -148,11 +148,7 @@ class DockerSandbox:
     async def read_file(self, path: str) -> bytes:
         limit = self._limits.max_file_bytes
         code, out, err, timed_out, _ = await self._run(["cat", "--", posixpath.join(WORKDIR, path)], None, limit)
-        if code != 0 or timed_out:
-            raise SandboxError(f"cannot read {path!r} in the sandbox (exit {code}): {err.text().strip()}")
-        if out.truncated:
-            raise SandboxError(f"{path!r} is larger than the sandbox's max_file_bytes={limit}")
-        return out.getvalue()
+        return file_bytes(path, code, out, err, timed_out, limit)
 
     async def close(self) -> None:
         if self._closed:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from typing_extensions import Self
 
-from sandboxes.capture import CappedBuffer
+from sandboxes.capture import CappedBuffer, file_bytes
 from sandboxes.cgroups import SandboxCgroup
 from sandboxes.isolation import SANDBOX_WORKDIR, Isolation, bwrap_args, detect_isolation
 from sandboxes.processes import is_sandbox_uid, kill_uid, new_sandbox_uid, pid_alive, pids_of_uid
@@ -140,11 +140,7 @@ class LocalSandbox:
     async def read_file(self, path: str) -> bytes:
         limit = self._limits.max_file_bytes
         code, out, err, timed_out, _ = await self._run(["cat", "--", path], None, None, limit)
-        if code != 0 or timed_out:
-            raise SandboxError(f"cannot read {path!r} in the sandbox (exit {code}): {err.text().strip()}")
-        if out.truncated:
-            raise SandboxError(f"{path!r} is larger than the sandbox's max_file_bytes={limit}")
-        return out.getvalue()
+        return file_bytes(path, code, out, err, timed_out, limit)
 
     async def close(self) -> None:
         """Kill whatever a command in flight left, then remove the directory. Idempotent."""

@@ -37,7 +37,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 from transformers.cache_utils import DynamicLayer
 
-from agentrl.policy.protocol import Generation
+from agentrl.policy.protocol import Generation, check_sampling_settings
 
 
 @dataclass
@@ -107,10 +107,7 @@ class HFPolicy:
         temperature: float = 1.0,
         reuse_kv_cache: bool = True,
     ) -> None:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0 for sampling with log-probs, got {temperature}")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        check_sampling_settings(temperature, max_new_tokens)
         self.model = model
         self.pad_token_id = pad_token_id
         self.stop_token_ids = stop_token_ids

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import httpx
 import torch
 
-from agentrl.policy.protocol import Generation
+from agentrl.policy.protocol import Generation, check_sampling_settings
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -58,10 +58,7 @@ class OpenAIPolicy:
         temperature: float = 1.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0 for sampling with log-probs, got {temperature}")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        check_sampling_settings(temperature, max_new_tokens)
         self.server = server
         self.max_new_tokens = max_new_tokens
         self.stop_token_ids = stop_token_ids

@@ -19,6 +19,15 @@ class Generation:
     stopped: bool
 
 
+def check_sampling_settings(temperature: float, max_new_tokens: int) -> None:
+    """What every backend needs to return behaviour log-probs of sampled tokens: a positive temperature
+    (greedy decoding has no sampling distribution) and room for at least one token."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0 for sampling with log-probs, got {temperature}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+
+
 class Policy(Protocol):
     """A backend that samples replies for many contexts at once.
 

@@ -25,7 +25,7 @@ import threading
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from agentrl.policy.protocol import Generation
+from agentrl.policy.protocol import Generation, check_sampling_settings
 
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # before vllm is imported: one process
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache on CPU; vLLM's default is larger
@@ -43,10 +43,7 @@ class VLLMPolicy:
         stop_token_ids: frozenset[int],
         temperature: float = 1.0,
     ) -> None:
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0 for sampling with log-probs, got {temperature}")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        check_sampling_settings(temperature, max_new_tokens)
         self.max_new_tokens = max_new_tokens
         self.stop_token_ids = stop_token_ids
         self.temperature = temperature
