@@ -170,8 +170,8 @@ class AlfworldPolicy:
     """
 
     def __init__(self, env: Any) -> None:
-        self.env = env  # ALFWorldEpisode: `view.admissible_commands`, `engine.walkthrough`
-        self.walkthrough: tuple[str, ...] = env.engine.walkthrough
+        self.env = env  # ALFWorldEpisode: `view.admissible_commands`, `walkthrough`
+        self.walkthrough: tuple[str, ...] = env.walkthrough
         self.progress = 0
 
     def valid_actions(self) -> Sequence[str]:

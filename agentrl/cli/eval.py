@@ -157,6 +157,7 @@ def main(argv: list[str]) -> int:
 
 def run_eval(overrides: list[str], split: str, tasks: int, episodes: int, out: Path) -> dict[str, Any]:
     """Build the policy as `agentrl train` would (no update is ever made), sample, write, summarise."""
+    from agentrl.infra import releasing_env_workers
     from agentrl.trainer.evaluate import eval_episodes
     from agentrl.trainer.loop import build_run
 
@@ -167,18 +168,19 @@ def run_eval(overrides: list[str], split: str, tasks: int, episodes: int, out: P
     run = build_run(config, resolved)
     if split not in ("train", "eval"):
         raise ConfigError(f"split={split!r}: choose train or eval")
-    trajectories = eval_episodes(
-        run.spec,
-        config.env.name,
-        run.chat,
-        run.policy,
-        run.rollout,
-        config.trainer.seed,
-        run.step,
-        tasks,
-        split=split,
-        episodes_per_task=episodes,
-    )
+    with releasing_env_workers(run.spec):
+        trajectories = eval_episodes(
+            run.spec,
+            config.env.name,
+            run.chat,
+            run.policy,
+            run.rollout,
+            config.trainer.seed,
+            run.step,
+            tasks,
+            split=split,
+            episodes_per_task=episodes,
+        )
     run.run_dir.write_step_trajectories(0, trajectories)
     run.chat.tokenizer.save_pretrained(out / "tokenizer")
     summary = {"split": split, "model": config.model.path or "tiny (random init)"} | summarise(trajectories)

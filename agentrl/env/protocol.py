@@ -39,6 +39,8 @@ class EnvSpec(Protocol):
     - optional `tools`: OpenAI function schemas of the environment's tools (`agentrl.tools`); the
       framework renders them into the prompt through the chat template. Not a protocol member, so
       environments without tools need not declare it.
+    - optional `shutdown()`: stops what the spec started (worker processes, a Ray cluster); the
+      framework calls it once when a run or an evaluation ends, however it ends.
     - `vocabulary()`: the words this environment's text is made of, or `None`. The from-scratch
       `model=tiny` builds a word-level tokenizer from it; real tokenizers ignore it.
     """

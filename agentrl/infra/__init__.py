@@ -47,8 +47,8 @@ def hosted_env_spec(infra: InfraConfig, env_name: str, env_params: dict[str, Any
 
 @contextmanager
 def releasing_env_workers(spec: EnvSpec) -> Iterator[EnvSpec]:
-    """Stop a spec's env workers (and the cluster the run started) when the run ends, however it ends;
-    a local spec has nothing to stop."""
+    """Call the spec's optional `shutdown()` when the run ends, however it ends: it stops what the spec
+    started (Ray env workers and the cluster the run started, ALFWorld's game processes)."""
     try:
         yield spec
     finally:

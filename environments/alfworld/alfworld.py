@@ -18,6 +18,7 @@ share a GiGPO anchor group even when the text differs, and never when only the t
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Sequence
 from functools import cached_property
@@ -29,8 +30,8 @@ from agentrl.env.history_prompt import INSTRUCTION, render_history_prompt
 from agentrl.env.tagged_actions import parse_tagged_action
 from agentrl.types import StepResult, Task
 from environments.alfworld.data import TASK_TYPES, GameRef, default_data_dir, ensure_games, list_games
-from environments.alfworld.engine import GameEngine, GameView
-from environments.alfworld.pool import EnginePool
+from environments.alfworld.engine import GameView
+from environments.alfworld.pool import EngineLease, GamePool
 
 PROMPTS = ("gigpo", "plain")
 EVAL_SPLITS = ("valid_seen", "valid_unseen")
@@ -67,7 +68,8 @@ class ALFWorld:
         max_turns: int = 50,
         invalid_action_penalty: float = 0.1,
         seed: int = 0,
-        max_idle_engines: int = 64,
+        max_idle_engines: int = 16,
+        game_workers: int | None = None,
     ) -> None:
         if eval_split not in EVAL_SPLITS:
             raise ValueError(f"unknown eval_split {eval_split!r}; alfworld has: {', '.join(EVAL_SPLITS)}")
@@ -89,7 +91,9 @@ class ALFWorld:
         self.invalid_action_penalty = invalid_action_penalty
         self.seed = seed
         self.system_prompt = SYSTEM_PROMPT
-        self.pool = EnginePool(max_idle_engines)
+        self.pool = GamePool(
+            game_workers if game_workers is not None else min(4, os.cpu_count() or 1), max_idle_engines
+        )
 
     def task(self, split: str, index: int) -> Task:
         games = self._games(split)
@@ -119,6 +123,10 @@ class ALFWorld:
             words += f"{INSTRUCTION} {render_history_prompt('', [('', '')], '', ['a'], 1)}".split()
         return sorted(set(words))
 
+    def shutdown(self) -> None:
+        """Stop the game worker processes (the trainer calls this when the run ends)."""
+        self.pool.shutdown()
+
     def game_path(self, payload: dict[str, str]) -> Path:
         """The game file of a task, checked against the games of its split."""
         game = self._game_index[payload["split"]].get(payload["game"])
@@ -145,12 +153,14 @@ class ALFWorld:
 
 
 class ALFWorldEpisode:
-    """One game; the engine works on the spec's game thread, never on the event loop."""
+    """One game, played by an engine in one of the spec's game worker processes."""
 
     def __init__(self, spec: ALFWorld) -> None:
         self.spec = spec
-        self.engine: GameEngine | None = None
+        self.lease: EngineLease | None = None
         self.view: GameView | None = None
+        self.task_text = ""
+        self.walkthrough: tuple[str, ...] = ()
         self.game_id = ""
         self.task_type = ""
         self.turns = 0
@@ -160,7 +170,8 @@ class ALFWorldEpisode:
         if task.payload.get("task_type") not in TASK_TYPES.values():
             raise ValueError(f"not an alfworld task (payload {task.payload!r}); use ALFWorld.task()")
         path = self.spec.game_path(task.payload)
-        self.engine, self.view = await self.spec.pool.start(path)
+        self.lease, started = await self.spec.pool.start(path)
+        self.view, self.task_text, self.walkthrough = started.view, started.task, started.walkthrough
         self.game_id = task.payload["game"]
         self.task_type = task.payload["task_type"]
         self.turns = 0
@@ -168,7 +179,7 @@ class ALFWorldEpisode:
         return self._result(reward=0.0, info={"task_type": self.task_type})
 
     async def step(self, action: str) -> StepResult:
-        if self.engine is None or self.view is None:
+        if self.lease is None or self.view is None:
             raise RuntimeError("step() before reset(): the framework calls reset(task) first")
         self.turns += 1
         reply = parse_tagged_action(action) if self.spec.prompt == "gigpo" else action
@@ -181,19 +192,19 @@ class ALFWorldEpisode:
                 note=f"Invalid action: {problem}; choose one of the admissible actions.",
             )
         before = self.view.feedback
-        self.view = await self.spec.pool.run(self.engine.step, command)
+        self.view = await self.spec.pool.step(self.lease, command)
         self.history.append((before, command))
         return self._result(
             reward=1.0 if self.view.won else 0.0, info={"action": command, "task_type": self.task_type}
         )
 
     async def close(self) -> None:
-        if self.engine is not None:
-            self.spec.pool.release(self.engine)
-            self.engine = None
+        if self.lease is not None:
+            self.spec.pool.release(self.lease)
+            self.lease = None
 
     def _result(self, reward: float, info: dict[str, object], note: str = "") -> StepResult:
-        assert self.engine is not None and self.view is not None
+        assert self.view is not None
         won = self.view.won
         out_of_turns = not won and self.turns >= self.spec.max_turns
         if won or out_of_turns:
@@ -208,11 +219,11 @@ class ALFWorldEpisode:
         )
 
     def _observation(self, note: str) -> str:
-        assert self.engine is not None and self.view is not None
+        assert self.view is not None
         current = f"{note} {self.view.feedback}".strip()
         if self.spec.prompt == "gigpo":
             return render_history_prompt(
-                self.engine.task,
+                self.task_text,
                 self.history,
                 current,
                 self.view.admissible_commands,
@@ -220,7 +231,7 @@ class ALFWorldEpisode:
             )
         return "\n".join(
             [
-                f"Your task is to: {self.engine.task}",
+                f"Your task is to: {self.task_text}",
                 current,
                 "Admissible actions: " + " | ".join(self.view.admissible_commands),
             ]

@@ -3,7 +3,8 @@
 `textworld.envs.pddl.PddlEnv` runs the game; ALFWorld's `AlfredDemangler` turns PDDL object ids
 (`AlarmClock_bar__plus_00_dot_41...`) into the names players see (`alarmclock 2`). Every call here is
 blocking CPU work (loading a game translates its PDDL with Fast Downward: ~2.5 s; a reset ~2.5 s; a
-step ~0.3 s, most of it deriving the admissible commands), so callers run it in worker threads.
+step ~0.3 s, most of it deriving the admissible commands), so engines live in game worker processes
+(`environments.alfworld.worker`); only commands and the frozen results below cross to the trainer.
 
 An engine owns a private copy of Fast Downward's shared library (the library keeps the game state in
 globals), so engines are reused across episodes rather than created per episode.
@@ -35,6 +36,17 @@ class GameView:
     game states are equal, whatever the text says (the text aliases states: 'Nothing happens.')."""
 
 
+@dataclass(frozen=True)
+class GameStart:
+    """A game just reset: what the episode shows (task, first view) and the expert's solution."""
+
+    task: str
+    """The sentence after 'Your task is to: ', e.g. 'look at alarmclock under the desklamp.'"""
+    walkthrough: tuple[str, ...]
+    """Commands that win from the start (TextWorld's own solution; the tests replay it)."""
+    view: GameView
+
+
 def is_world_fact(predicate: str) -> bool:
     """Whether a fact describes the world rather than the engine's bookkeeping.
 
@@ -52,27 +64,27 @@ class GameEngine:
         infos = textworld.EnvInfos(admissible_commands=True, won=True, extras=["walkthrough"])
         self._env = AlfredDemangler(PddlEnv(infos))
         self.game_path: Path | None = None
-        self.walkthrough: tuple[str, ...] = ()
-        self.task = ""
 
     def load(self, game_path: Path) -> None:
         """Parse the game's grammar and PDDL problem (the slow part of a first episode)."""
         self._env.load(str(game_path))
         self.game_path = game_path
 
-    def reset(self) -> GameView:
+    def reset(self) -> GameStart:
         """Start the loaded game over; the initial text ends with 'Your task is to: ...'."""
         if self.game_path is None:
             raise RuntimeError("reset() before load(): load a game file first")
         state = self._env.reset()
-        self.walkthrough = tuple(state["extra.walkthrough"] or ())
         intro, _, task = state.feedback.rpartition(TASK_PREFIX)
         if not intro:
             raise ValueError(
                 f"{self.game_path}: the intro has no {TASK_PREFIX!r} sentence: {state.feedback!r}"
             )
-        self.task = task.strip()
-        return self._view(state, intro.strip())
+        return GameStart(
+            task=task.strip(),
+            walkthrough=tuple(state["extra.walkthrough"] or ()),
+            view=self._view(state, intro.strip()),
+        )
 
     def step(self, command: str) -> GameView:
         """Apply one admissible command (anything else leaves the state alone: 'Nothing happens.')."""

@@ -1,36 +1,65 @@
-"""ALFWorld on the real shipped games and the real TextWorld PDDL engine (a few seconds per game load)."""
+"""ALFWorld on the real shipped games, played by the real TextWorld PDDL engine in real game worker
+processes (a few seconds per game load)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import tarfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from environments.alfworld import ALFWorld
+from agentrl.types import StepResult
+from environments.alfworld import ALFWorld, ALFWorldEpisode
 from environments.alfworld import data as alfworld_data
 from environments.alfworld.data import ensure_games, list_games
+from environments.alfworld.pool import GameWorkerDied
 
 # Three games with short walkthroughs: look (seen), look (unseen), clean (seen).
 GAMES = [("valid_seen", 0), ("valid_unseen", 3), ("valid_seen", 60)]
 
 
 @pytest.fixture(scope="module")
-def spec() -> ALFWorld:
-    return ALFWorld(prompt="gigpo")
+def spec() -> Iterator[ALFWorld]:
+    spec = ALFWorld(prompt="gigpo", game_workers=2)
+    yield spec
+    spec.shutdown()
 
 
-def play(spec: ALFWorld, task_split: str, index: int, replies: list[str] | None = None):
-    """Reset, then send `replies` (default: the game's walkthrough, tagged for the gigpo prompt); all results."""
+@pytest.fixture
+def make_spec() -> Iterator[Callable[..., ALFWorld]]:
+    """ALFWorld specs whose game workers are shut down when the test ends, however it ends."""
+    made: list[ALFWorld] = []
 
-    async def run():
+    def make(**params: Any) -> ALFWorld:
+        made.append(ALFWorld(**params))
+        return made[-1]
+
+    yield make
+    for spec in made:
+        spec.shutdown()
+
+
+async def walk(env: ALFWorldEpisode) -> list[StepResult]:
+    """Play the reset game's walkthrough (tagged for the gigpo prompt); the results of its steps."""
+    tagged = "<think>t</think><action>{}</action>" if env.spec.prompt == "gigpo" else "{}"
+    return [await env.step(tagged.format(command)) for command in env.walkthrough]
+
+
+def play(spec: ALFWorld, task_split: str, index: int, replies: list[str] | None = None) -> list[StepResult]:
+    """Reset, then send `replies` (default: the game's walkthrough); the results, the reset's first."""
+
+    async def run() -> list[StepResult]:
         env = spec.make_env()
         results = [await env.reset(spec.task(task_split, index))]
-        tagged = "<think>t</think><action>{}</action>" if spec.prompt == "gigpo" else "{}"
-        actions = replies if replies is not None else [tagged.format(c) for c in env.engine.walkthrough]
-        for reply in actions:
-            results.append(await env.step(reply))
+        if replies is None:
+            results += await walk(env)
+        else:
+            results += [await env.step(reply) for reply in replies]
         await env.close()
         return results
 
@@ -95,8 +124,8 @@ def test_history_prompt_shows_task_history_and_admissible_actions(spec: ALFWorld
     assert "'take alarmclock 2 from desk 1'" in prompt and "<action> </action>" in prompt
 
 
-def test_turn_limit_truncates_as_a_loss() -> None:
-    spec = ALFWorld(prompt="plain", max_turns=2)
+def test_turn_limit_truncates_as_a_loss(make_spec: Callable[..., ALFWorld]) -> None:
+    spec = make_spec(prompt="plain", max_turns=2, game_workers=1)
     results = play(spec, "valid_seen", 0, ["look", "inventory"])
     assert not results[1].truncated
     assert results[2].truncated and not results[2].done
@@ -104,8 +133,8 @@ def test_turn_limit_truncates_as_a_loss() -> None:
     assert results[0].observation.startswith("Your task is to: look at alarmclock")
 
 
-def test_vocabulary_spells_every_admissible_command() -> None:
-    spec = ALFWorld(prompt="plain")
+def test_vocabulary_spells_every_admissible_command(make_spec: Callable[..., ALFWorld]) -> None:
+    spec = make_spec(prompt="plain", game_workers=1)
     vocabulary = set(spec.vocabulary())
     results = play(spec, "valid_seen", 60, None)  # plain prompt: the walkthrough as bare commands
     assert results[-1].info["success"] is True
@@ -133,3 +162,83 @@ def test_bad_parameters_are_explained() -> None:
         ALFWorld(eval_split="test")
     with pytest.raises(ValueError, match="unknown prompt 'fancy'"):
         ALFWorld(prompt="fancy")
+    with pytest.raises(ValueError, match="game_workers must be >= 1"):
+        ALFWorld(game_workers=0)
+
+
+def test_episodes_spread_over_worker_processes_and_reuse_engines(make_spec: Callable[..., ALFWorld]) -> None:
+    spec = make_spec(prompt="gigpo", game_workers=2)
+
+    async def run() -> None:
+        first, second, again = spec.make_env(), spec.make_env(), spec.make_env()
+        await asyncio.gather(
+            first.reset(spec.task("valid_seen", 0)), second.reset(spec.task("valid_unseen", 3))
+        )
+        assert first.lease is not None and second.lease is not None
+        pids = {first.lease.worker.pid, second.lease.worker.pid}
+        assert len(pids) == 2 and os.getpid() not in pids  # two processes, neither this one
+        both = await asyncio.gather(walk(first), walk(second))
+        assert all(results[-1].done and results[-1].info["success"] for results in both)
+        engine = first.lease
+        await first.close()
+        # The first game again: the now idle worker, whose engine still holds it, only resets it.
+        await again.reset(spec.task("valid_seen", 0))
+        assert again.lease is not None
+        assert (again.lease.worker, again.lease.engine_id) == (engine.worker, engine.engine_id)
+        assert (await walk(again))[-1].info["success"] is True
+        await asyncio.gather(second.close(), again.close())
+
+    asyncio.run(run())
+
+
+def test_a_killed_worker_fails_only_its_episodes_and_is_replaced(make_spec: Callable[..., ALFWorld]) -> None:
+    spec = make_spec(prompt="gigpo", game_workers=2)
+
+    async def run() -> list[int]:
+        doomed, survivor, later = spec.make_env(), spec.make_env(), spec.make_env()
+        await asyncio.gather(
+            doomed.reset(spec.task("valid_seen", 0)), survivor.reset(spec.task("valid_unseen", 3))
+        )
+        assert doomed.lease is not None and survivor.lease is not None
+        killed, other = doomed.lease.worker.pid, survivor.lease.worker.pid
+        os.kill(killed, signal.SIGKILL)
+        with pytest.raises(
+            GameWorkerDied, match=f"pid {killed} was killed by SIGKILL during step; its episodes"
+        ):
+            await walk(doomed)
+        await doomed.close()
+        assert (await walk(survivor))[-1].info["success"] is True  # the other worker never noticed
+        # The pool replaces the dead worker for the next episode (the survivor's worker is busier).
+        await later.reset(spec.task("valid_seen", 0))
+        assert later.lease is not None
+        fresh = later.lease.worker.pid
+        assert fresh not in (killed, other)
+        assert (await walk(later))[-1].info["success"] is True
+        # An episode still open when the pool shuts down fails with a clear error, not a hang.
+        open_at_shutdown = spec.make_env()
+        await open_at_shutdown.reset(spec.task("valid_seen", 0))
+        spec.shutdown()
+        with pytest.raises(GameWorkerDied, match="was stopped: the game pool shut down"):
+            await walk(open_at_shutdown)
+        for env in (survivor, later, open_at_shutdown):
+            await env.close()
+        return [killed, other, fresh]
+
+    pids = asyncio.run(run())
+    assert spec.pool.workers == ()
+    assert not [pid for pid in pids if Path(f"/proc/{pid}").exists()]  # exited and reaped: nothing leaked
+
+
+def test_an_engine_error_fails_the_episode_and_the_worker_goes_on(make_spec: Callable[..., ALFWorld]) -> None:
+    spec = make_spec(prompt="plain", game_workers=1)
+
+    async def run() -> None:
+        with pytest.raises(RuntimeError, match=r"alfworld game worker pid \d+, start: \w+Error"):
+            await spec.pool.start(Path("/no/such/game.tw-pddl"))
+        (worker,) = spec.pool.workers
+        env = spec.make_env()
+        await env.reset(spec.task("valid_seen", 0))
+        assert env.lease is not None and env.lease.worker is worker and worker.alive
+        await env.close()
+
+    asyncio.run(run())

@@ -38,3 +38,4 @@ def test_gigpo_tiny_trains_two_steps_with_recurring_anchor_states(tmp_path: Path
         assert math.isfinite(m["loss"]) and math.isfinite(m["grad_norm"])
         # 3 episodes of one game start in the same state: that anchor group has 3 members at least.
         assert m["step_group_size_histogram"]["1"] < 1.0
+    assert run.spec.pool.workers == ()  # the run stopped its game worker processes
