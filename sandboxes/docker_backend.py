@@ -31,11 +31,13 @@ OWNER_LABEL = "agentrl.sandbox.owner"
 WORKDIR = "/sandbox"
 _TIMEOUT_EXIT_CODES = (124, 137)  # `timeout` itself, or its SIGKILL
 _KILL_REST = (
-    'for round in 1 2 3 4 5; do for p in /proc/[0-9]*; do p=${p#/proc/}; '
-    '[ "$p" != 1 ] && [ "$p" != "$1" ] && [ "$p" != "$$" ] && kill -9 "$p" 2>/dev/null; done; done; true'
+    'for round in $(seq 50); do n=0; for p in /proc/[0-9]*; do p=${p#/proc/}; '
+    '[ "$p" != 1 ] && [ "$p" != "$1" ] && [ "$p" != "$$" ] && kill -9 "$p" 2>/dev/null && n=$((n+1)); '
+    'done; [ "$n" = 0 ] && break; done; true'
 )
-"""Kills every process but docker's init (pid 1), the container's `sleep` (pid $1) and itself; five
-rounds, because a fork bomb forks while the list is walked."""
+"""Kills every process but docker's init (pid 1), the container's `sleep` (pid $1) and itself, in rounds
+until a round finds nothing left to kill (a fork bomb forks while the list is walked; five fixed rounds
+once let a process through), at most 50."""
 
 
 def _owner() -> str:
