@@ -15,7 +15,17 @@ import torch
 from transformers import PreTrainedModel
 
 from agentrl.learner.critic import ValueHead, clipped_value_loss, explained_variance
+from agentrl.learner.distributed import (
+    LearnerGroup,
+    full_norm,
+    join_learner_group,
+    most_over_ranks,
+    rank_share,
+    shard_policy,
+    summed_over_ranks,
+)
 from agentrl.learner.packing import MicroBatch, collate, pack_micro_batches, training_sequences
+from agentrl.learner.precision import DTYPES, checkpoint_activations, compute_precision
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
 from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl, ppo_clip_loss
 from agentrl.losses.ratios import RATIO_LEVELS, segment_ids, truncated_discrepancy_weight
@@ -64,6 +74,17 @@ class LearnerSettings:
     value_clip: float | None = 0.2
     """ε_v of the clipped value loss: a value moves at most this far from its rollout value per update
     before its gradient stops; None turns the clip off."""
+    dtype: str = "float32"
+    """Compute precision of the forward/backward pass: `float32`, or `bfloat16` (autocast; parameters and
+    optimizer state stay float32). See agentrl/learner/precision.py."""
+    activation_checkpointing: bool = False
+    """Recompute each decoder layer's activations in the backward pass: less memory for long contexts,
+    about one more forward pass of compute; the gradients are unchanged."""
+    fsdp: bool = False
+    """Shard the policy with FSDP2 over a torch.distributed group (torchrun) and split each step across its
+    ranks. See agentrl/learner/distributed.py and docs/scaling.md."""
+    weight_sync_timeout_s: float = 300.0
+    """A weight sync to the rollout engine that takes longer fails the run (instead of hanging it)."""
 
     def __post_init__(self) -> None:
         if self.aggregation not in AGGREGATIONS:
@@ -87,6 +108,10 @@ class LearnerSettings:
             raise ValueError(f"learner.value_coef must be ≥ 0 (0.5 is typical), got {self.value_coef}")
         if self.value_clip is not None and self.value_clip <= 0.0:
             raise ValueError(f"learner.value_clip must be > 0 (0.2 is typical) or null, got {self.value_clip}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"learner.dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        if self.weight_sync_timeout_s <= 0.0:
+            raise ValueError(f"learner.weight_sync_timeout_s must be > 0, got {self.weight_sync_timeout_s}")
 
 
 @dataclass(frozen=True)
@@ -112,6 +137,17 @@ class Learner:
         self.settings = settings
         self.temperature = temperature
         """The sampler's temperature: log-probs must be of the distribution the tokens were drawn from."""
+        # The KL anchor is the policy as it started; it only exists when the KL term is on.
+        self.reference = self._frozen_copy(model) if settings.kl_coef > 0 else None
+        if settings.activation_checkpointing:
+            checkpoint_activations(model)
+        self.group: LearnerGroup | None = None
+        """The torch.distributed learner group with `learner.fsdp`; None in one process."""
+        if settings.fsdp:
+            if critic:
+                raise ValueError("learner.fsdp with a critic (turn_ppo) is not built: the value head is not sharded")
+            self.group = join_learner_group()
+            shard_policy(model, self.group)  # before the optimizer: it must hold the sharded parameters
         self.critic = ValueHead(model.config.hidden_size).to(self.device) if critic else None
         """The value head on the policy's trunk (agentrl/learner/critic.py), for algorithms in
         `agentrl.credit.CRITIC_ALGOS`; None otherwise, and then nothing below changes."""
@@ -120,8 +156,6 @@ class Learner:
             lr=settings.lr,
             weight_decay=settings.weight_decay,
         )
-        # The KL anchor is the policy as it started; it only exists when the KL term is on.
-        self.reference = self._frozen_copy(model) if settings.kl_coef > 0 else None
 
     @staticmethod
     def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
@@ -141,11 +175,13 @@ class Learner:
     def _action_logits(self, model: PreTrainedModel, batch: MicroBatch, with_values: bool = False) -> _ActionLogits:
         """Log-probs of the action tokens (flat, in row-major order) and their logits; with `with_values`
         also the critic's value of the state before each of them, from the same forward pass (shared trunk)."""
-        output = model(
-            input_ids=batch.input_ids.to(self.device),
-            attention_mask=batch.attention_mask.to(self.device),
-            output_hidden_states=with_values,
-        )
+        with compute_precision(self.settings.dtype, self.device):
+            output = model(
+                input_ids=batch.input_ids.to(self.device),
+                attention_mask=batch.attention_mask.to(self.device),
+                output_hidden_states=with_values,
+                use_cache=False,  # nothing is generated here; a cache would be written twice under checkpointing
+            )
         logits = output.logits[:, :-1]
         mask = batch.target_mask.to(self.device)
         action_logits = logits[mask].float() / self.temperature
@@ -210,7 +246,12 @@ class Learner:
         total_tokens = sum(s.action_tokens for s in sequences)
         if total_tokens == 0:
             return {"trained_tokens": 0.0}
-        micro_batches = [collate(g, self.pad_token_id) for g in pack_micro_batches(sequences, self.settings.micro_batch_tokens)]
+        mine = rank_share(sequences, self.group) if self.group else sequences
+        micro_batches = [collate(g, self.pad_token_id) for g in pack_micro_batches(mine, self.settings.micro_batch_tokens)]
+        trained_batches = len(micro_batches)
+        if self.group:  # FSDP: every rank runs as many passes as the busiest (agentrl/learner/distributed.py)
+            filler = micro_batches[-1] if micro_batches else collate(sequences[:1], self.pad_token_id)
+            micro_batches += [filler] * (most_over_ranks(trained_batches) - trained_batches)
         # §3.4: weights and divisor come from the whole step, so splitting it cannot change the loss. The
         # unit is the trajectory, however many sequences a windowed context split it into.
         trajectory_tokens: dict[int, int] = {}
@@ -238,16 +279,20 @@ class Learner:
         for _ in range(self.settings.epochs):
             self.optimizer.zero_grad(set_to_none=True)
             for index, batch in enumerate(micro_batches):
-                row_weights = torch.tensor([weights[s.trajectory_index] for s in batch.sequences])
+                filler = index >= trained_batches  # zero weight: runs FSDP's collectives, adds nothing
+                row_weights = torch.tensor([0.0 if filler else weights[s.trajectory_index] for s in batch.sequences])
                 step_sums = self._accumulate(
                     batch, old_logprobs[index] if old_logprobs else None, row_weights, normaliser.divisor,
                     value_states,
                 )
                 for key, value in step_sums.items():
-                    sums[key] += value
+                    sums[key] += 0.0 if filler else value
             parameters = self._trained_parameters() if self.critic else self.model.parameters()
             grad_norm = torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip)
             self.optimizer.step()
+        if self.group:  # step-wide statistics; each turn was trained on exactly one rank
+            sums = summed_over_ranks(sums | {"micro_batches": float(trained_batches)})
+            trained_batches = int(sums.pop("micro_batches"))
         per_token_mean = {key: value / (total_tokens * self.settings.epochs) for key, value in sums.items()}
         critic_stats = {}
         if self.critic is not None:
@@ -270,9 +315,9 @@ class Learner:
             "behaviour_logprob_gap": per_token_mean["behaviour_gap"],
             "tis_weight_mean": per_token_mean["tis_weight"],
             "clip_bias_weight_mean": per_token_mean["clip_bias_weight"],
-            "grad_norm": float(grad_norm),
+            "grad_norm": full_norm(grad_norm),
             "trained_tokens": float(total_tokens),
-            "micro_batches": float(len(micro_batches)),
+            "micro_batches": float(trained_batches),
         }
 
     @torch.no_grad()

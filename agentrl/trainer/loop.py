@@ -26,6 +26,7 @@ from agentrl.env.protocol import EnvSpec
 from agentrl.infra import hosted_env_spec, releasing_env_workers
 from agentrl.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from agentrl.learner.learner import Learner
+from agentrl.learner.weight_sync import sync_weights
 from agentrl.policy.backends import build_policy
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.loading import load_model_and_tokenizer
@@ -97,7 +98,7 @@ def _resume(run: TrainingRun) -> None:
     state = load_checkpoint(checkpoint, run.learner.model, run.learner.optimizer, run.learner.critic)
     run.step = int(state["step"])
     run.task_cursor = int(state["task_cursor"])
-    run.policy.sync_weights(run.learner.model, int(state["policy_version"]))
+    sync_weights(run.policy, run.learner.model, int(state["policy_version"]), run.config.learner.weight_sync_timeout_s)
     run.rewards.load_state_dict(state.get("rewards", {}))
     run.run_dir.truncate_metrics(run.step)
 
@@ -207,7 +208,7 @@ def train_step(run: TrainingRun) -> dict[str, object]:
     started = time.perf_counter()
     learner_stats = run.learner.update(trained)
     learn_seconds = time.perf_counter() - started
-    run.policy.sync_weights(run.learner.model, step)
+    sync_weights(run.policy, run.learner.model, step, config.learner.weight_sync_timeout_s)
 
     run.step, run.task_cursor = step, run.task_cursor + rollout.tasks_used
     if config.trainer.save_trajectories:

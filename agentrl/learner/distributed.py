@@ -1,0 +1,108 @@
+"""The learner as a torch.distributed group: FSDP2 sharding and splitting a step across ranks.
+
+Every rank is given the whole step (the same trajectories); each computes the step-wide loss weights
+and divisor from all of it (cheap, and identical everywhere without a collective), then runs forward
+and backward on its own share only. Because each share's loss is already divided by the step's
+divisor, the ranks' gradients are *summed*, not averaged (FSDP's default divides by the world size),
+and the sum equals the single-process gradient of the whole step: the same identity as micro-batch
+accumulation (1 × 8 = 8 × 1), across processes.
+
+FSDP2 (`fully_shard`) runs collectives inside every forward and backward pass, so all ranks must run
+the same number of passes: a rank with fewer micro-batches replays one of them with zero loss weight.
+
+Launch with torchrun (it sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT); see
+docs/scaling.md. NCCL on GPUs, gloo on CPU (tests/learner/test_fsdp.py runs 2 CPU ranks).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
+from torch.distributed.fsdp import FSDPModule, fully_shard
+from torch.distributed.tensor import DTensor
+from transformers import PreTrainedModel
+
+from agentrl.learner.packing import TrainingSequence
+from agentrl.learner.precision import decoder_layers
+
+
+@dataclass(frozen=True)
+class LearnerGroup:
+    mesh: DeviceMesh
+    rank: int
+    world_size: int
+
+
+def join_learner_group() -> LearnerGroup:
+    """This process's place in the learner group, from the environment torchrun sets. Initialises the
+    default process group when nobody has yet (NCCL with CUDA, gloo without)."""
+    if not dist.is_initialized():
+        missing = [name for name in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
+        if missing:
+            raise RuntimeError(
+                f"learner.fsdp=true needs a torch.distributed group, but {', '.join(missing)} not set: "
+                "launch the learner with `torchrun --nproc-per-node=N ...`; `agentrl train` runs in one "
+                "process and cannot use learner.fsdp yet (docs/scaling.md)"
+            )
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo")
+    device_type = "cuda" if dist.get_backend() == "nccl" else "cpu"
+    mesh = init_device_mesh(device_type, (dist.get_world_size(),), mesh_dim_names=("fsdp",))
+    return LearnerGroup(mesh, dist.get_rank(), dist.get_world_size())
+
+
+def shard_policy(model: PreTrainedModel, group: LearnerGroup) -> None:
+    """FSDP2 in place: each decoder layer is one unit (its parameters gathered for its forward and
+    backward only, then freed), the root holds the rest (embeddings, final norm, LM head). Afterwards
+    the parameters are DTensors: build the optimizer after this. Gradients are summed over ranks
+    (module docstring)."""
+    for layer in decoder_layers(model):
+        fully_shard(layer, mesh=group.mesh)
+    fully_shard(model, mesh=group.mesh)
+    for module in model.modules():
+        if isinstance(module, FSDPModule):
+            module.set_gradient_divide_factor(1.0)
+            # A plain SUM (a divide factor alone becomes NCCL's PREMUL_SUM, which gloo refuses)
+            module.set_force_sum_reduction_for_comms(True)
+
+
+def rank_share(sequences: list[TrainingSequence], group: LearnerGroup) -> list[TrainingSequence]:
+    """This rank's sequences: whole trajectories (a sequence-level ratio must see all of one), dealt
+    longest first to the rank with the fewest tokens so far, so the ranks' work is balanced."""
+    trajectories: dict[int, list[TrainingSequence]] = {}
+    for sequence in sequences:
+        trajectories.setdefault(sequence.trajectory_index, []).append(sequence)
+    loads = [0] * group.world_size
+    mine: list[TrainingSequence] = []
+    for rows in sorted(trajectories.values(), key=lambda rows: -sum(len(s.input_ids) for s in rows)):
+        rank = loads.index(min(loads))
+        loads[rank] += sum(len(s.input_ids) for s in rows)
+        if rank == group.rank:
+            mine += rows
+    return mine
+
+
+def most_over_ranks(count: int) -> int:
+    """The largest `count` of any rank: how many passes every rank must run."""
+    value = torch.tensor([count], dtype=torch.long)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return int(value.item())
+
+
+def summed_over_ranks(values: dict[str, float]) -> dict[str, float]:
+    """Per-rank sums (loss, clip counts, ...) into step-wide sums, for logging."""
+    keys = sorted(values)
+    stacked = torch.tensor([values[key] for key in keys], dtype=torch.float64)
+    dist.all_reduce(stacked)
+    return dict(zip(keys, stacked.tolist(), strict=True))
+
+
+def full_norm(norm: torch.Tensor) -> float:
+    """clip_grad_norm_ over sharded gradients returns a DTensor; its value is the global norm."""
+    return float(norm.full_tensor() if isinstance(norm, DTensor) else norm)
