@@ -11,7 +11,8 @@ like the paper's Table 1 (one row per method), the success of every seed, and le
 
     python bench/repro_gigpo.py                                  # 4x4 maps, 60 steps, 3 seeds, 5 methods
     python bench/repro_gigpo.py --size 8 --max-turns 30 --steps 100
-    python bench/repro_gigpo.py --methods grpo gigpo --seeds 0 1  # a subset
+    python bench/repro_gigpo.py --methods grpo gigpo_std --seeds 0 1  # a subset
+    python bench/repro_gigpo.py --size 8 --max-turns 30 --set rollout.context=window  # 8x8, Markov contexts
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -89,6 +91,7 @@ def train(out: Path, method: str, seed: int, args: argparse.Namespace) -> None:
         "trainer.progress=false",
         "trainer.save_trajectories=false",
         "trainer.resume=true",
+        *args.set,
     ]
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "agentrl.cli.main", "train", *overrides], check=True)
@@ -138,11 +141,20 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4, help="frozenlake map side")
     parser.add_argument("--max-turns", type=int, default=12)
     parser.add_argument("--out", type=Path, default=Path("runs/repro_gigpo"))
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra overrides for every run (same for all methods)",
+    )
     args = parser.parse_args()
     if args.steps % args.eval_every:
         parser.error("--steps must be a multiple of --eval-every (the last step must be evaluated)")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    out = args.out / f"{args.size}x{args.size}-{args.steps}steps"
+    # Extra overrides name the directory too, so sweeps with different settings never mix their runs.
+    suffix = "".join(f"-{re.sub(r'[^A-Za-z0-9_.]+', '_', override)}" for override in args.set)
+    out = args.out / f"{args.size}x{args.size}-{args.steps}steps{suffix}"
     out.mkdir(parents=True, exist_ok=True)
     curves: dict[str, list[Curve]] = {}
     for method in args.methods:
