@@ -158,18 +158,23 @@ def _fail(trajectory: Trajectory, kind: FailureKind, error: str) -> None:
 
 
 def _summarise(trajectory: Trajectory) -> None:
-    """Outcome reward: the env's final `score` when it reports one, else the sum of step rewards."""
+    """Outcome reward: the env's final `score` when it reports one, else the sum of step rewards.
+    A score or `info["metrics"]` that is not a number is the environment's bug: the episode ends as an
+    `infra` failure saying so, and the rest of the step goes on."""
     last = trajectory.turns[-1].result if trajectory.turns else None
-    if last is not None and "score" in last.info:
-        trajectory.outcome_reward = float(last.info["score"])
-    else:
-        trajectory.outcome_reward = sum(turn.reward for turn in trajectory.turns)
+    try:
+        if last is not None and "score" in last.info:
+            trajectory.outcome_reward = float(last.info["score"])
+        else:
+            trajectory.outcome_reward = sum(turn.reward for turn in trajectory.turns)
+        trajectory.metrics.update(env_metrics(trajectory))
+    except (TypeError, ValueError) as error:
+        _fail(trajectory, "infra", f"the environment's episode summary is broken: {error}")
     trajectory.metrics["success"] = float(bool(last is not None and last.info.get("success", False)))
     trajectory.metrics["turns"] = float(len(trajectory.turns))
     trajectory.metrics["format_failures"] = float(sum(t.failure == "format" for t in trajectory.turns))
     trajectory.metrics["action_tokens"] = float(sum(len(t.action_ids) for t in trajectory.turns))
     trajectory.metrics["tool_calls"] = float(sum(len(t.result.tool_calls) for t in trajectory.turns if t.result))
-    trajectory.metrics.update(env_metrics(trajectory))
 
 
 ENV_METRIC_PREFIX = "env/"

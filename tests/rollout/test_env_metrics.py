@@ -2,7 +2,7 @@
 
 import pytest
 
-from agentrl.rollout.episode import env_metrics
+from agentrl.rollout.episode import _summarise, env_metrics
 from agentrl.trainer.metrics import environment_metric_means
 from agentrl.types import StepResult, Trajectory, Turn
 
@@ -35,3 +35,12 @@ def test_step_means_cover_only_trainable_episodes_that_report_the_metric() -> No
     for trajectory in [*reported, silent, crashed]:
         trajectory.metrics.update(env_metrics(trajectory))
     assert environment_metric_means([*reported, silent, crashed]) == {"env/f1": 0.75}
+
+
+def test_a_broken_summary_fails_only_that_episode_as_infra() -> None:
+    broken = _trajectory({"metrics": {"answer": "Paris"}})
+    _summarise(broken)
+    assert broken.failure == "infra" and not broken.trainable and "'answer'" in (broken.error or "")
+    fine = _trajectory({"metrics": {"f1": 0.5}, "score": 1.0})
+    _summarise(fine)
+    assert fine.failure is None and fine.outcome_reward == 1.0 and fine.metrics["env/f1"] == 0.5
