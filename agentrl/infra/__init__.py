@@ -52,6 +52,11 @@ def releasing_env_workers(spec: EnvSpec) -> Iterator[EnvSpec]:
     try:
         yield spec
     finally:
-        shutdown = getattr(spec, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
+        shutdown_spec(spec)
+
+
+def shutdown_spec(spec: EnvSpec) -> None:
+    """Stop what the spec started, if it started anything (its optional `shutdown()`)."""
+    shutdown = getattr(spec, "shutdown", None)
+    if shutdown is not None:
+        shutdown()

@@ -23,7 +23,7 @@ import torch
 from agentrl.credit import CRITIC_ALGOS, assign_advantages
 from agentrl.credit.rewards import RewardPipeline, reward_metrics
 from agentrl.env.protocol import EnvSpec
-from agentrl.infra import hosted_env_spec, releasing_env_workers
+from agentrl.infra import hosted_env_spec, releasing_env_workers, shutdown_spec
 from agentrl.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from agentrl.learner.learner import Learner
 from agentrl.learner.weight_sync import sync_weights
@@ -50,6 +50,15 @@ logger = logging.getLogger(__name__)
 def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
     torch.manual_seed(config.trainer.seed)
     spec = hosted_env_spec(config.infra, config.env.name, config.env.params)  # infra=ray: on actors
+    try:
+        return _assemble_run(config, resolved_yaml, spec)
+    except BaseException:
+        # What the spec started (env-worker actors, game processes) must not outlive a refusal.
+        shutdown_spec(spec)
+        raise
+
+
+def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec) -> TrainingRun:
     run_dir = RunDir(config.trainer.run_name, config.trainer.runs_dir)
     if run_dir.read_metrics() and not config.trainer.resume:
         raise ConfigError(
