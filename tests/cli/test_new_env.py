@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentrl.cli.new_env import FILES, main, scaffold, template_values
+from tests.fixtures.short_runs import short_run
 
 NAME = "scaffold_probe"
 
@@ -61,21 +62,9 @@ def test_the_scaffold_is_listed_passes_its_tests_and_trains(installed_plugin: Pa
     assert own_tests.returncode == 0, own_tests.stdout + own_tests.stderr
     assert "5 passed" in own_tests.stdout
 
-    overrides = [
-        f"env={NAME}",
-        "algo=grpo",
-        "model=tiny",
-        "trainer.steps=2",
-        "trainer.eval_every=0",
-        "trainer.progress=false",
-        "rollout.tasks_per_step=2",
-        "rollout.group_size=2",
-        "model.hidden_size=32",
-        "model.num_heads=2",
-        "model.intermediate_size=64",
-        "model.max_new_tokens=8",
-        f"trainer.runs_dir={tmp_path / 'runs'}",
-    ]
+    overrides = short_run(
+        tmp_path / "runs", f"env={NAME}", "algo=grpo", "rollout.group_size=2", "model.max_new_tokens=8"
+    )
     trained = run([sys.executable, "-m", "agentrl.cli.main", "train", *overrides], tmp_path)
     assert trained.returncode == 0, trained.stdout + trained.stderr
     lines = (tmp_path / "runs" / f"{NAME}-grpo" / "metrics.jsonl").read_text().splitlines()

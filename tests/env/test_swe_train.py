@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agentrl.trainer.config import load_config
 from agentrl.trainer.loop import train
+from tests.fixtures.short_runs import short_run, trained_step_metrics
 
 
 def test_gigpo_trains_on_swe_with_gated_rewards_and_leaves_no_sandbox(tmp_path: Path) -> None:
@@ -17,24 +18,16 @@ def test_gigpo_trains_on_swe_with_gated_rewards_and_leaves_no_sandbox(tmp_path: 
     sandboxes.chmod(0o755)  # the sandboxes' own uids must walk into it (tmp_path is 0700 under root)
     try:
         config, resolved = load_config(
-            [
+            short_run(
+                tmp_path,
                 "env=swe",
                 "algo=gigpo",
-                "model=tiny",
-                "trainer.steps=2",
-                "trainer.eval_every=0",
-                "trainer.progress=false",
-                "rollout.tasks_per_step=2",
                 "rollout.group_size=2",
                 "env.params.max_turns=2",
                 "env.params.datasets=[humanevalfix]",
                 f"+env.params.sandbox_options.base_dir={sandboxes}",
-                "model.hidden_size=32",
-                "model.num_heads=2",
-                "model.intermediate_size=64",
                 "model.max_new_tokens=16",
-                f"trainer.runs_dir={tmp_path}",
-            ]
+            )
         )
         assert config.rewards == [
             {"name": "gra", "channels": [{"name": "outcome", "threshold": 0.0}, {"name": "step"}]}
@@ -44,7 +37,7 @@ def test_gigpo_trains_on_swe_with_gated_rewards_and_leaves_no_sandbox(tmp_path: 
     finally:
         shutil.rmtree(sandboxes)
     assert not leftovers, f"sandboxes not removed: {leftovers}"
-    metrics = [m for m in run.run_dir.read_metrics() if m["step"] > 0]
+    metrics = trained_step_metrics(run)
     assert [m["step"] for m in metrics] == [1, 2]
     for m in metrics:
         assert math.isfinite(m["loss"]) and math.isfinite(m["grad_norm"])

@@ -16,6 +16,7 @@ from agentrl.types import StepResult
 from environments.textarena import TextArena
 from environments.textarena.games import GameUnavailable
 from environments.textarena.probe import probe_game
+from tests.fixtures.short_runs import short_run, trained_step_metrics
 
 HANOI_3 = ["[A C]", "[A B]", "[C B]", "[A C]", "[B A]", "[B C]", "[A C]"]
 
@@ -99,24 +100,17 @@ def test_unknown_and_unplayable_games_say_why() -> None:
 
 def test_tiny_model_trains_two_steps_on_a_textarena_game(tmp_path: Path) -> None:
     config, resolved = load_config(
-        [
+        short_run(
+            tmp_path,
             "env=textarena",
             "env.params.game=TowerOfHanoi-v0",
             "env.params.max_turns=3",
             "algo=grpo",
-            "trainer.steps=2",
-            "trainer.eval_every=0",
-            "trainer.progress=false",
-            "rollout.tasks_per_step=2",
             "rollout.group_size=2",
-            "model.hidden_size=32",
-            "model.num_heads=2",
-            "model.intermediate_size=64",
             "model.max_new_tokens=6",
-            f"trainer.runs_dir={tmp_path}",
-        ]
+        )
     )
     run = train(config, resolved)
-    metrics = [m for m in run.run_dir.read_metrics() if m["step"] > 0]
+    metrics = trained_step_metrics(run)
     assert [m["step"] for m in metrics] == [1, 2]
     assert all(math.isfinite(m["loss"]) for m in metrics if m["trained_tokens"] > 0)

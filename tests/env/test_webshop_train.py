@@ -7,29 +7,15 @@ from pathlib import Path
 
 from agentrl.trainer.config import load_config
 from agentrl.trainer.loop import train
+from tests.fixtures.short_runs import short_run, trained_step_metrics
 
 
 def test_gigpo_trains_on_webshop_with_recurring_anchor_states(tmp_path: Path) -> None:
     config, resolved = load_config(
-        [
-            "env=webshop",
-            "algo=gigpo",
-            "model=tiny",
-            "trainer.steps=2",
-            "trainer.eval_every=0",
-            "trainer.progress=false",
-            "rollout.tasks_per_step=2",
-            "rollout.group_size=4",
-            "env.params.max_turns=3",
-            "env.params.num_products=300",
-            "model.hidden_size=32",
-            "model.num_heads=2",
-            "model.intermediate_size=64",
-            f"trainer.runs_dir={tmp_path}",
-        ]
+        short_run(tmp_path, "env=webshop", "algo=gigpo", "env.params.max_turns=3", "env.params.num_products=300")
     )
     run = train(config, resolved)
-    metrics = [m for m in run.run_dir.read_metrics() if m["step"] > 0]
+    metrics = trained_step_metrics(run)
     assert [m["step"] for m in metrics] == [1, 2]
     for m in metrics:
         assert math.isfinite(m["loss"]) and math.isfinite(m["grad_norm"])

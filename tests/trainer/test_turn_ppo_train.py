@@ -11,25 +11,15 @@ import pytest
 from agentrl.store.trajectory_json import read_trajectories
 from agentrl.trainer.config import load_config
 from agentrl.trainer.loop import train
-
-TINY = [
-    "trainer.eval_every=0",
-    "trainer.progress=false",
-    "trainer.save_every=1",
-    "rollout.tasks_per_step=2",
-    "rollout.group_size=4",
-    "model.hidden_size=32",
-    "model.num_heads=2",
-    "model.intermediate_size=64",
-]
+from tests.fixtures.short_runs import short_run, trained_step_metrics
 
 
 @pytest.mark.parametrize("algo", ["turn_ppo", "ppo"])
 def test_critic_algo_trains_logs_value_loss_and_resumes(algo: str, tmp_path: Path) -> None:
-    config, resolved = load_config([f"algo={algo}", *TINY, "trainer.steps=2", f"trainer.runs_dir={tmp_path}"])
+    config, resolved = load_config(short_run(tmp_path, f"algo={algo}", "trainer.save_every=1"))
     run = train(config, resolved)
     assert run.learner.critic is not None
-    metrics = [m for m in run.run_dir.read_metrics() if m["step"] > 0]
+    metrics = trained_step_metrics(run)
     assert [m["step"] for m in metrics] == [1, 2]
     for m in metrics:
         assert math.isfinite(m["value_loss"]) and math.isfinite(m["explained_variance"])
@@ -48,7 +38,7 @@ def test_critic_algo_trains_logs_value_loss_and_resumes(algo: str, tmp_path: Pat
         assert all(t.token_advantages is None for t in trained)
 
     config, resolved = load_config(
-        [f"algo={algo}", *TINY, "trainer.steps=3", "trainer.resume=true", f"trainer.runs_dir={tmp_path}"]
+        short_run(tmp_path, f"algo={algo}", "trainer.save_every=1", "trainer.steps=3", "trainer.resume=true")
     )
     resumed = train(config, resolved)
     assert resumed.step == 3 and "value_loss" in resumed.run_dir.read_metrics()[-1]
