@@ -8,9 +8,15 @@ trainer process; `make_env` places the episode on the least-loaded worker and re
 whose `reset`/`step`/`close` forward to that worker. The rollout engine runs unchanged: its step
 timeouts, env-call slots and failure bookkeeping apply to remote calls as they do to local ones.
 
-Fault handling is Ray's actor restart (`max_restarts`) plus one rule: a restarted worker has lost the
+Fault handling is Ray's actor restart (`max_restarts`) plus two rules. A restarted worker has lost the
 env state of its in-flight episodes, so a call for one of them raises `EpisodeLost`, and the rollout
-engine ends that episode as an `infra` failure (never trained on) while the run continues.
+engine ends that episode as an `infra` failure (never trained on) while the run continues. And a worker
+whose call failed because its process died is taken out of placement until it answers again: new
+episodes go to the others (a reset that hit the dead worker is moved to a live one, since a reset has no
+state to lose), and a worker that Ray will not restart (restarts used up) is never placed on again.
+
+Resources the spec loads through `agentrl.infra.node_resources.shared_per_node` are loaded once per node
+and shared by the workers on it (see that module).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import itertools
 import os
 import resource
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +34,12 @@ import ray
 from ray.actor import ActorHandle
 
 from agentrl.env.protocol import Env, EnvSpec
+from agentrl.infra.node_resources import serve_from_node_holders, stop_node_resource_holders
 from agentrl.infra.ray_cluster import RayCluster
 from agentrl.types import StepResult, Task
+
+PROBE_PATIENCE_S = 600.0
+"""How long a worker taken out of placement is waited for before it is given up on for the run."""
 
 SpecBuilder = Callable[[], EnvSpec]
 """Builds the EnvSpec inside a worker; pickled to it, so a partial of an importable function."""
@@ -57,6 +68,7 @@ class EnvWorker:
 
     def __init__(self, index: int, build_spec: SpecBuilder) -> None:
         self._index = index
+        serve_from_node_holders()  # what the spec shares per node comes from the node's holder
         self._spec = build_spec()
         self._envs: dict[int, Env] = {}
         self._served = 0
@@ -94,17 +106,29 @@ class EnvWorker:
         return env
 
 
+class NoLiveWorker(RuntimeError):
+    """Every env worker is out of placement: dead, or restarting and not yet answering."""
+
+
 class Placement:
-    """Which worker gets the next episode: the one with the fewest open episodes (lowest index on a
-    tie), so the episodes of a step spread evenly and a worker's share shrinks as its episodes end."""
+    """Which worker gets the next episode: the live one with the fewest open episodes (lowest index on
+    a tie), so the episodes of a step spread evenly and a worker's share shrinks as its episodes end.
+    A worker marked down gets nothing until it is marked up again."""
 
     def __init__(self, workers: int) -> None:
         self._open = [0] * workers
+        self._down: set[int] = set()
         self._lock = threading.Lock()  # async rollouts place episodes from a background thread
 
     def acquire(self) -> int:
         with self._lock:
-            index = min(range(len(self._open)), key=self._open.__getitem__)
+            live = [index for index in range(len(self._open)) if index not in self._down]
+            if not live:
+                raise NoLiveWorker(
+                    f"all {len(self._open)} env workers are down (dead, or restarting after a crash); "
+                    "see the workers' errors above and `ray status`"
+                )
+            index = min(live, key=self._open.__getitem__)
             self._open[index] += 1
             return index
 
@@ -112,29 +136,59 @@ class Placement:
         with self._lock:
             self._open[index] -= 1
 
+    def mark_down(self, index: int) -> bool:
+        """Take a worker out of placement; False if it already was (one probe per outage)."""
+        with self._lock:
+            if index in self._down:
+                return False
+            self._down.add(index)
+            return True
+
+    def mark_up(self, index: int) -> None:
+        with self._lock:
+            self._down.discard(index)
+
     @property
     def open_episodes(self) -> list[int]:
         with self._lock:
             return list(self._open)
 
+    @property
+    def down(self) -> list[int]:
+        with self._lock:
+            return sorted(self._down)
+
 
 class RayEnv:
     """One episode on one worker; the `Env` the rollout engine drives."""
 
-    def __init__(self, worker: ActorHandle, index: int, episode: int, placement: Placement) -> None:
-        self._worker, self._index, self._episode, self._placement = worker, index, episode, placement
+    def __init__(self, spec: RayEnvSpec, episode: int) -> None:
+        self._spec, self._episode = spec, episode
+        self._index = spec.placement.acquire()
 
     async def reset(self, task: Task) -> StepResult:
-        return await self._worker.reset.remote(self._episode, task)
+        # A reset has no state to lose, so one that met a dead worker moves to a live one; any other
+        # error, or no live worker left (NoLiveWorker from acquire), fails the episode.
+        while True:
+            try:
+                return await self._spec.workers[self._index].reset.remote(self._episode, task)
+            except ray.exceptions.RayActorError:
+                self._spec.worker_failed(self._index)
+                self._spec.placement.release(self._index)
+                self._index = self._spec.placement.acquire()
 
     async def step(self, action: str) -> StepResult:
-        return await self._worker.step.remote(self._episode, action)
+        try:
+            return await self._spec.workers[self._index].step.remote(self._episode, action)
+        except ray.exceptions.RayActorError:
+            self._spec.worker_failed(self._index)
+            raise
 
     async def close(self) -> None:
         try:
-            await self._worker.close.remote(self._episode)
+            await self._spec.workers[self._index].close.remote(self._episode)
         finally:
-            self._placement.release(self._index)
+            self._spec.placement.release(self._index)
 
 
 class RayEnvSpec:
@@ -171,17 +225,45 @@ class RayEnvSpec:
         return self.local.vocabulary()
 
     def make_env(self) -> RayEnv:
-        index = self.placement.acquire()
-        return RayEnv(self.workers[index], index, next(self._episodes), self.placement)
+        return RayEnv(self, next(self._episodes))
+
+    def worker_failed(self, index: int) -> None:
+        """A call to worker `index` failed because its process died: no new episodes go there until it
+        answers a probe again (after Ray restarted it); a worker that will not be restarted never
+        answers, so it stays out."""
+        if self.placement.mark_down(index):
+            probe = threading.Thread(target=self._probe, args=(index,), name=f"agentrl-probe-{index}", daemon=True)
+            probe.start()
+
+    def _probe(self, index: int) -> None:
+        try:
+            _describe(self.workers[index], time.monotonic() + PROBE_PATIENCE_S)
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            return  # dead for good, or not back within the patience: it stays out of placement
+        self.placement.mark_up(index)
 
     def describe(self, timeout_s: float = 60.0) -> list[WorkerInfo]:
-        return ray.get([worker.describe.remote() for worker in self.workers], timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        return [_describe(worker, deadline) for worker in self.workers]
 
     def shutdown(self) -> None:
         """Stop the workers (no restart), then the cluster if this run started it."""
         for worker in self.workers:
             ray.kill(worker, no_restart=True)
+        stop_node_resource_holders()
         self.cluster.shutdown()
+
+
+def _describe(worker: ActorHandle, deadline: float) -> WorkerInfo:
+    """The worker's report, waiting out a restart: a call to a restarting actor fails at once as
+    unavailable instead of waiting, so it is repeated until `deadline`."""
+    while True:
+        try:
+            return ray.get(worker.describe.remote(), timeout=max(0.0, deadline - time.monotonic()))
+        except ray.exceptions.ActorUnavailableError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def start_env_workers(

@@ -11,6 +11,10 @@ Scoring (Robertson & Zaragoza 2009, with the non-negative idf that Lucene uses):
 
 A query term repeated in the query counts once per occurrence, as in the classic formula. Ties are
 broken by document index so results are deterministic.
+
+The postings live in flat numpy arrays (one slice per term), not in per-term Python lists: a large index
+is then a few big buffers, which Ray maps from a node's shared memory instead of copying into every
+worker (`agentrl.infra.node_resources`), and scoring a term is one vectorised expression.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
+
+import numpy as np
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -40,39 +46,51 @@ class BM25Index:
         self.k1 = k1
         self.b = b
         self.num_documents = len(documents)
-        self._postings: dict[str, list[tuple[int, int]]] = {}
+        postings: dict[str, list[tuple[int, int]]] = {}
         lengths = []
         for index, document in enumerate(documents):
             counts = Counter(tokenize(document))
             lengths.append(sum(counts.values()))
             for term, count in counts.items():
-                self._postings.setdefault(term, []).append((index, count))
+                postings.setdefault(term, []).append((index, count))
+        self._term_ids = {term: term_id for term_id, term in enumerate(postings)}
+        sizes = np.array([len(posting) for posting in postings.values()], dtype=np.int64)
+        self._offsets = np.concatenate(([0], np.cumsum(sizes)))
+        """Term t's postings are `_documents[_offsets[t]:_offsets[t + 1]]` (ascending document index)."""
+        flat = [pair for posting in postings.values() for pair in posting]
+        self._documents = np.array([index for index, _ in flat], dtype=np.int64)
+        self._counts = np.array([count for _, count in flat], dtype=np.float64)
         average_length = sum(lengths) / len(lengths) if lengths else 0.0
         # Per-document length normalisation k1·(1 − b + b·|d|/avgdl), precomputed once.
-        self._length_norm = [
-            k1 * (1.0 - b + b * (length / average_length if average_length else 0.0)) for length in lengths
-        ]
-        self._idf = {
-            term: math.log(1.0 + (self.num_documents - len(posting) + 0.5) / (len(posting) + 0.5))
-            for term, posting in self._postings.items()
-        }
+        self._length_norm = np.array(
+            [k1 * (1.0 - b + b * (length / average_length if average_length else 0.0)) for length in lengths],
+            dtype=np.float64,
+        )
+        self._idf = np.array(
+            [math.log(1.0 + (self.num_documents - size + 0.5) / (size + 0.5)) for size in sizes.tolist()],
+            dtype=np.float64,
+        )
 
     def idf(self, term: str) -> float:
         """The idf of a (tokenized) term; 0 for a term no document contains."""
-        return self._idf.get(term, 0.0)
+        term_id = self._term_ids.get(term)
+        return 0.0 if term_id is None else float(self._idf[term_id])
 
     def scores(self, query: str) -> dict[int, float]:
         """BM25 score of every document that shares at least one term with `query`."""
-        totals: dict[int, float] = {}
+        totals = np.zeros(self.num_documents, dtype=np.float64)
+        matched = np.zeros(self.num_documents, dtype=bool)
         for term in tokenize(query):
-            posting = self._postings.get(term)
-            if posting is None:
+            term_id = self._term_ids.get(term)
+            if term_id is None:
                 continue
-            idf = self._idf[term]
-            for index, count in posting:
-                gain = idf * count * (self.k1 + 1.0) / (count + self._length_norm[index])
-                totals[index] = totals.get(index, 0.0) + gain
-        return totals
+            start, end = self._offsets[term_id], self._offsets[term_id + 1]
+            documents, counts = self._documents[start:end], self._counts[start:end]
+            # A term's documents are distinct, so plain fancy-index addition accumulates correctly.
+            totals[documents] += self._idf[term_id] * counts * (self.k1 + 1.0) / (counts + self._length_norm[documents])
+            matched[documents] = True
+        hits = np.flatnonzero(matched)
+        return dict(zip(hits.tolist(), totals[hits].tolist(), strict=True))
 
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
         """The `k` best documents for `query`, best first; documents sharing no term are never returned."""

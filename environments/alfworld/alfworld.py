@@ -21,13 +21,14 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 from alfworld.gen.constants import OBJECTS
 
 from agentrl.env.history_prompt import INSTRUCTION, render_history_prompt
 from agentrl.env.tagged_actions import parse_tagged_action
+from agentrl.infra.node_resources import shared_per_node
 from agentrl.types import StepResult, Task
 from environments.alfworld.data import TASK_TYPES, GameRef, default_data_dir, ensure_games, list_games
 from environments.alfworld.engine import GameView
@@ -142,7 +143,8 @@ class ALFWorld:
     @cached_property
     def _splits(self) -> dict[str, list[GameRef]]:
         """All games per split; train in a seeded order, so consecutive steps mix the task types."""
-        games = ensure_games(self.data_dir)
+        # Extracted once per node under infra=ray (one holder extracts; the workers on the node wait).
+        games = shared_per_node(f"alfworld games {self.data_dir.resolve()}", partial(ensure_games, self.data_dir))
         splits = {split: list_games(games, split) for split in ("train", *EVAL_SPLITS)}
         random.Random(self.seed).shuffle(splits["train"])
         return splits

@@ -24,8 +24,11 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+from agentrl.infra.node_resources import shared_per_node
 from agentrl.retrieval import BM25Index
 from agentrl.tools import CALL_INSTRUCTIONS, ParsedToolCall, Toolbox, format_failure
 from agentrl.types import StepResult, Task, ToolCall
@@ -52,7 +55,8 @@ def answer(text: str) -> None:
 
 
 class Corpus:
-    """The passages and their BM25 index, built once per spec and shared by every episode."""
+    """The passages and their BM25 index, built once per spec (once per node under infra=ray) and
+    shared by every episode."""
 
     def __init__(self, passages: Sequence[Passage]) -> None:
         self.passages = list(passages)
@@ -60,6 +64,11 @@ class Corpus:
 
     def search(self, query: str, k: int) -> list[Passage]:
         return [self.passages[i] for i, _ in self.index.search(query, k)]
+
+
+def indexed_corpus(path: Path) -> Corpus:
+    """A corpus file's passages and their BM25 index: what one env worker per node loads for all."""
+    return Corpus(load_corpus(path))
 
 
 class SearchQAEnv:
@@ -208,7 +217,8 @@ class SearchQA:
         if format_penalty < 0:
             raise ValueError(f"format_penalty is subtracted, so it must be >= 0, got {format_penalty}")
         self.splits = split_questions(load_questions(questions_path or HOTPOTQA_QUESTIONS), eval_fraction)
-        self.corpus = Corpus(load_corpus(corpus_path or HOTPOTQA_CORPUS))
+        corpus = Path(corpus_path or HOTPOTQA_CORPUS).resolve()
+        self.corpus = shared_per_node(f"search_qa corpus {corpus}", partial(indexed_corpus, corpus))
         self.max_turns = max_turns
         self._env_args: dict[str, Any] = {
             "action_format": action_format,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from environments.frozenlake.frozenlake import ACTIONS, FrozenLake
 
 ray = pytest.importorskip("ray", reason="infra=ray tests need Ray: pip install 'agentrl[ray]'")
 
-from agentrl.infra.ray_envs import RayEnvSpec, WorkerInfo  # after the skip: it imports ray
+from agentrl.infra.ray_envs import NoLiveWorker, RayEnvSpec, WorkerInfo  # after the skip: it imports ray
 
 TASKS_PER_STEP, GROUP_SIZE = 2, 4
 SMALL_RUN = [
@@ -176,3 +177,36 @@ def test_infra_ray_without_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
 def test_bad_infra_config_fails_at_start_up(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(["infra=ray", override] if "." in override else [override])
+
+
+def test_placement_skips_a_dead_worker_and_takes_back_a_restarted_one(ray_cluster: None) -> None:
+    params = {"max_turns": 6}
+    actions = [ACTIONS[i % 4] for i in range(5)]
+    expected = asyncio.run(_play(FrozenLake(**params), actions))
+    with releasing_env_workers(hosted_env_spec(InfraConfig(name="ray", env_workers=3), "frozenlake", params)) as spec:
+        assert isinstance(spec, RayEnvSpec)
+        ray.kill(spec.workers[0], no_restart=True)  # dead for good
+
+        async def six_at_once() -> list[list[StepResult]]:
+            return await asyncio.gather(*(_play(spec, actions) for _ in range(6)))
+
+        # The reset that met the dead worker moved to a live one: no episode was lost.
+        assert all(results == expected for results in asyncio.run(six_at_once()))
+        assert spec.placement.down == [0]
+        served = [ray.get(worker.describe.remote()).episodes_served for worker in spec.workers[1:]]
+        assert sum(served) == 6
+
+        ray.kill(spec.workers[1], no_restart=False)  # Ray restarts this one
+        spec.worker_failed(1)  # as a failed call would report it
+        assert spec.placement.down == [0, 1]
+        deadline = time.monotonic() + 60
+        while spec.placement.down != [0] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert spec.placement.down == [0]  # the restarted worker answered its probe and is back
+
+        ray.kill(spec.workers[1], no_restart=True)
+        ray.kill(spec.workers[2], no_restart=True)
+        spec.worker_failed(1)
+        spec.worker_failed(2)
+        with pytest.raises(NoLiveWorker, match="all 3 env workers are down"):
+            spec.make_env()
