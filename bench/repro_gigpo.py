@@ -1,18 +1,27 @@
-"""A tiny-scale reproduction of the GiGPO paper's comparison: methods × seeds on frozenlake, same budget.
+"""A tiny-scale reproduction of the GiGPO paper's comparison: methods × seeds, same budget.
 
 Each (method, seed) is one real `agentrl train` run (a subprocess, one after another: 2 cores give no
 room for parallel runs) with the same environment, model, step budget and evaluation schedule; only
 `algo=` and `trainer.seed=` change. A finished run is never redone: the script reads its
 `metrics.jsonl` and moves on, so an interrupted sweep continues where it stopped.
 
-Reported: held-out evaluation success after the last step, mean ± std over seeds, in a table laid out
+Environments (`--env`): frozenlake (the default; `--size`, `--max-turns`) and webshop, played in its
+indexed-action format (`env.params.action_format=index`, the plain page prompt): `model=tiny` answers
+with one token, so it can pick a listed action by number but cannot spell `search[...]`. WebShop's
+default turn limit here is 8: the expert needs 4-6 turns (search, product, up to 3 options, buy), and
+every turn costs a forward pass over a ~200-word page on 2 cores.
+
+Reported: held-out evaluation success and mean reward (WebShop's score when the episode buys, else the
+invalid-action penalties) after the last step, mean ± std over seeds, in a table laid out
 like the paper's Table 1 (one row per method), the success of every seed, and learning curves
-(evaluation success against environment steps, i.e. turns played in training) drawn to a PNG.
+(evaluation success and reward against environment steps, i.e. turns played in training) drawn to a PNG.
 
     python bench/repro_gigpo.py                                  # 4x4 maps, 60 steps, 3 seeds, 5 methods
     python bench/repro_gigpo.py --size 8 --max-turns 30 --steps 100
     python bench/repro_gigpo.py --methods grpo gigpo_std --seeds 0 1  # a subset
     python bench/repro_gigpo.py --size 8 --max-turns 30 --set rollout.context=window  # 8x8, Markov contexts
+    python bench/repro_gigpo.py --env webshop --steps 16 --eval-every 8 --eval-tasks 32 \
+        --set rollout.tasks_per_step=4                           # webshop, indexed actions
 """
 
 from __future__ import annotations
@@ -46,12 +55,17 @@ METHODS = {
 }
 
 
+DEFAULT_MAX_TURNS = {"frozenlake": 12, "webshop": 8}
+
+
 @dataclass(frozen=True)
 class Curve:
-    """Evaluation success after each evaluated step, against the environment steps played so far."""
+    """Evaluation success and mean reward after each evaluated step, against the environment steps
+    played so far."""
 
     env_steps: list[int]
     success: list[float]
+    reward: list[float]
 
 
 def run_directory(out: Path, method: str, seed: int) -> Path:
@@ -69,23 +83,46 @@ def read_curve(metrics_file: Path, steps: int) -> Curve | None:
         if "turns_mean" in record:
             played += round(record["turns_mean"] * record["episodes"])
             env_steps_after[record["step"]] = played
-    evaluations = [(r["step"], r["eval_success_rate"]) for r in records if "eval_success_rate" in r]
-    if not evaluations or evaluations[-1][0] != steps:
+    evaluations = [r for r in records if "eval_success_rate" in r]
+    if not evaluations or evaluations[-1]["step"] != steps:
         return None
-    return Curve([env_steps_after.get(step, played) for step, _ in evaluations], [s for _, s in evaluations])
+    return Curve(
+        [env_steps_after.get(r["step"], played) for r in evaluations],
+        [r["eval_success_rate"] for r in evaluations],
+        [r["eval_reward_mean"] for r in evaluations],
+    )
+
+
+def env_overrides(args: argparse.Namespace) -> list[str]:
+    """The environment and its settings, the same for every method."""
+    if args.env == "frozenlake":
+        return ["env=frozenlake", f"env.params.size={args.size}", f"env.params.max_turns={args.max_turns}"]
+    return [
+        "env=webshop",
+        "env.params.action_format=index",
+        # The page holds the instruction, so the current page alone is the state (configs/env/webshop.yaml
+        # already keeps only the current observation); the plain prompt keeps it short.
+        "env.params.prompt=plain",
+        f"env.params.max_turns={args.max_turns}",
+    ]
+
+
+def env_label(args: argparse.Namespace) -> str:
+    """How the table header and the output directory name the environment."""
+    if args.env == "frozenlake":
+        return f"frozenlake {args.size}x{args.size}"
+    return f"webshop (indexed actions, {args.max_turns} turns)"
 
 
 def train(out: Path, method: str, seed: int, args: argparse.Namespace) -> None:
     overrides = [
-        "env=frozenlake",
+        *env_overrides(args),
         *METHODS[method].overrides,
         "model=tiny",
         f"trainer.seed={seed}",
         f"trainer.steps={args.steps}",
         f"trainer.eval_every={args.eval_every}",
         f"trainer.eval_tasks={args.eval_tasks}",
-        f"env.params.size={args.size}",
-        f"env.params.max_turns={args.max_turns}",
         f"trainer.runs_dir={out}",
         f"trainer.run_name={method}-seed{seed}",
         "trainer.progress=false",
@@ -98,16 +135,21 @@ def train(out: Path, method: str, seed: int, args: argparse.Namespace) -> None:
     print(f"  {method} seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def table(curves: dict[str, list[Curve]], size: int) -> str:
+def mean_and_spread(values: list[float]) -> str:
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.3f} ± {spread:.3f}"
+
+
+def table(curves: dict[str, list[Curve]], label: str) -> str:
     lines = [
-        f"| method | frozenlake {size}x{size} success (mean ± std) | per seed |",
-        "|---|---|---|",
+        f"| method | {label} success (mean ± std) | per seed | eval reward (mean ± std) |",
+        "|---|---|---|---|",
     ]
     for method, runs in curves.items():
         finals = [curve.success[-1] for curve in runs]
-        spread = statistics.stdev(finals) if len(finals) > 1 else 0.0
         seeds = ", ".join(f"{value:.2f}" for value in finals)
-        lines.append(f"| {METHODS[method].label} | {statistics.mean(finals):.3f} ± {spread:.3f} | {seeds} |")
+        rewards = mean_and_spread([curve.reward[-1] for curve in runs])
+        lines.append(f"| {METHODS[method].label} | {mean_and_spread(finals)} | {seeds} | {rewards} |")
     return "\n".join(lines)
 
 
@@ -117,16 +159,20 @@ def plot(curves: dict[str, list[Curve]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for method, runs in curves.items():
-        points = min(len(curve.success) for curve in runs)
-        env_steps = [statistics.mean(curve.env_steps[i] for curve in runs) for i in range(points)]
-        means = [statistics.mean(curve.success[i] for curve in runs) for i in range(points)]
-        axis.plot(env_steps, means, marker="o", label=METHODS[method].label)
-    axis.set_xlabel("environment steps (training turns)")
-    axis.set_ylabel("held-out success rate (mean over seeds)")
-    axis.grid(alpha=0.3)
-    axis.legend()
+    # Success and reward side by side: WebShop's reward (the score) moves long before full success does.
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for axis, metric, ylabel in zip(
+        axes, ("success", "reward"), ("held-out success rate", "held-out mean reward")
+    ):
+        for method, runs in curves.items():
+            points = min(len(curve.success) for curve in runs)
+            env_steps = [statistics.mean(curve.env_steps[i] for curve in runs) for i in range(points)]
+            means = [statistics.mean(getattr(curve, metric)[i] for curve in runs) for i in range(points)]
+            axis.plot(env_steps, means, marker="o", label=METHODS[method].label)
+        axis.set_xlabel("environment steps (training turns)")
+        axis.set_ylabel(f"{ylabel} (mean over seeds)")
+        axis.grid(alpha=0.3)
+    axes[0].legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
 
@@ -138,8 +184,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--eval-tasks", type=int, default=64)
-    parser.add_argument("--size", type=int, default=4, help="frozenlake map side")
-    parser.add_argument("--max-turns", type=int, default=12)
+    parser.add_argument("--env", choices=list(DEFAULT_MAX_TURNS), default="frozenlake")
+    parser.add_argument("--size", type=int, default=None, help="frozenlake map side (default 4)")
+    parser.add_argument(
+        "--max-turns", type=int, default=None, help="turn limit (default: frozenlake 12, webshop 8)"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/repro_gigpo"))
     parser.add_argument(
         "--set",
@@ -151,10 +200,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.steps % args.eval_every:
         parser.error("--steps must be a multiple of --eval-every (the last step must be evaluated)")
+    if args.env != "frozenlake" and args.size is not None:
+        parser.error(f"--size is the frozenlake map side; --env {args.env} has no maps (drop --size)")
+    args.size = 4 if args.size is None else args.size
+    args.max_turns = args.max_turns or DEFAULT_MAX_TURNS[args.env]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # Extra overrides name the directory too, so sweeps with different settings never mix their runs.
     suffix = "".join(f"-{re.sub(r'[^A-Za-z0-9_.]+', '_', override)}" for override in args.set)
-    out = args.out / f"{args.size}x{args.size}-{args.steps}steps{suffix}"
+    setting = (
+        f"{args.size}x{args.size}" if args.env == "frozenlake" else f"webshop-index-{args.max_turns}turns"
+    )
+    out = args.out / f"{setting}-{args.steps}steps{suffix}"
     out.mkdir(parents=True, exist_ok=True)
     curves: dict[str, list[Curve]] = {}
     for method in args.methods:
@@ -166,7 +222,7 @@ def main() -> None:
             if curve is None:
                 raise RuntimeError(f"{metrics_file} has no evaluation at step {args.steps} after training")
             curves.setdefault(method, []).append(curve)
-    report = table(curves, args.size)
+    report = table(curves, env_label(args))
     print(report)
     (out / "table.md").write_text(report + "\n")
     plot(curves, out / "curves.png")

@@ -13,7 +13,6 @@ import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -136,16 +135,14 @@ class Catalogue:
     products: dict[str, Product]
     prices: dict[str, float]
     goals: dict[str, tuple[Goal, ...]]
-
-    @cached_property
-    def _index(self) -> tuple[BM25Index, list[str]]:
-        asins = list(self.products)
-        return BM25Index([self.products[asin].search_text() for asin in asins]), asins
+    index: BM25Index
+    """BM25 over WebShop's per-product text, documents in `products` order; built with the catalogue so
+    that a catalogue shared per node (infra=ray) carries its index."""
 
     def search(self, query: str, k: int) -> list[Product]:
         """The `k` best products for `query` by BM25 over WebShop's per-product text."""
-        index, asins = self._index
-        return [self.products[asins[i]] for i, _ in index.search(query, k)]
+        asins = list(self.products)
+        return [self.products[asins[i]] for i, _ in self.index.search(query, k)]
 
 
 def _synthetic_goal(product: Product, entry: Mapping[str, Any], price: float, rng: random.Random) -> Goal:
@@ -242,7 +239,8 @@ def build_catalogue(
             raise ValueError(
                 f"the catalogue yields no {split} goal; it needs at least 2 products with instructions"
             )
-    return Catalogue(products=products, prices=prices, goals=splits)
+    index = BM25Index([product.search_text() for product in products.values()])
+    return Catalogue(products=products, prices=prices, goals=splits, index=index)
 
 
 def vocabulary_words(catalogue: Catalogue) -> list[str]:

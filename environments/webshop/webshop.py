@@ -4,21 +4,23 @@ A task is one goal (an instruction derived from a product, with attributes, opti
 limit). The default prompt is the GiGPO paper's: task, the last `history_length` (page, action)
 pairs, the current page and the admissible actions, answered in `<think>`/`<action>` tags
 (`prompt="gigpo"`); `prompt="plain"` shows the page and the admissible actions and takes a bare
-action. A reply that does not parse, or names nothing clickable, is a format failure: the page stays,
-`invalid_action_penalty` is subtracted, and the reminder lists the admissible actions. Buying ends the
-episode with WebShop's reward; `info["score"]` is that reward, and WebShop's published score is
-100 × its mean over episodes.
+action. `action_format="index"` numbers the admissible actions and takes the number instead
+(`environments.webshop.indexed_actions`: what `model=tiny` can answer). A reply that does not parse,
+or names nothing clickable, is a format failure: the page stays, `invalid_action_penalty` is
+subtracted, and the reminder lists the admissible actions. Buying ends the episode with WebShop's
+reward; `info["score"]` is that reward, and WebShop's published score is 100 × its mean over episodes.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 from agentrl.env.history_prompt import INSTRUCTION, render_history_prompt
 from agentrl.env.tagged_actions import parse_tagged_action
+from agentrl.infra.node_resources import shared_per_node
 from agentrl.types import StepResult, Task
 from environments.webshop.catalogue import (
     SPLITS,
@@ -28,9 +30,11 @@ from environments.webshop.catalogue import (
     read_webshop_files,
     vocabulary_words,
 )
+from environments.webshop.indexed_actions import index_words, listed_actions, numbered, resolve
 from environments.webshop.site import InvalidAction, Session
 
 PROMPTS = ("gigpo", "plain")
+ACTION_FORMATS = ("text", "index")
 SYSTEM_PROMPT = (
     "You are an expert autonomous agent shopping on the WebShop site. Find the product the "
     "instruction describes, choose its options and buy it with click[buy now]. Actions: "
@@ -58,9 +62,14 @@ class WebShop:
         history_length: int = 2,
         max_turns: int = 15,
         invalid_action_penalty: float = 0.1,
+        action_format: str = "text",
     ) -> None:
         if prompt not in PROMPTS:
             raise ValueError(f"unknown prompt {prompt!r}; webshop has: {', '.join(PROMPTS)}")
+        if action_format not in ACTION_FORMATS:
+            raise ValueError(
+                f"unknown action_format {action_format!r}; webshop has: {', '.join(ACTION_FORMATS)}"
+            )
         if (items_path is None) != (attributes_path is None):
             raise ValueError("give both items_path and attributes_path (WebShop's real files), or neither")
         if max_turns < 1:
@@ -81,18 +90,14 @@ class WebShop:
         self.history_length = history_length
         self.max_turns = max_turns
         self.invalid_action_penalty = invalid_action_penalty
+        self.action_format = action_format
         self.system_prompt = SYSTEM_PROMPT
 
     @cached_property
     def catalogue(self) -> Catalogue:
-        items_path, attributes_path, human_path = self.files
-        if items_path is not None and attributes_path is not None:
-            items, attributes, human = read_webshop_files(
-                Path(items_path), Path(attributes_path), None if human_path is None else Path(human_path)
-            )
-        else:
-            (items, attributes), human = generate_raw_catalogue(self.num_products, self.seed), None
-        return build_catalogue(items, attributes, human, self.seed, self.eval_fraction)
+        """Loaded on first use; under infra=ray once per node for all the env workers on it."""
+        shape = (self.num_products, self.seed, self.eval_fraction, self.files)
+        return shared_per_node(f"webshop catalogue {shape}", partial(load_catalogue, *shape))
 
     def task(self, split: str, index: int) -> Task:
         if split not in SPLITS:
@@ -116,7 +121,23 @@ class WebShop:
 
     def vocabulary(self) -> Sequence[str]:
         words = f"{SITE_WORDS} {INSTRUCTION} {render_history_prompt('', [('', '')], '', ['a'], 1)}".split()
+        if self.action_format == "index":
+            return sorted(set(words) | set(index_words(self.catalogue)))
         return sorted(set(words) | set(vocabulary_words(self.catalogue)))
+
+
+def load_catalogue(
+    num_products: int, seed: int, eval_fraction: float, files: tuple[str | None, str | None, str | None]
+) -> Catalogue:
+    """WebShop's real files when `files` names items and attributes, else the seeded generated catalogue."""
+    items_path, attributes_path, human_path = files
+    if items_path is not None and attributes_path is not None:
+        items, attributes, human = read_webshop_files(
+            Path(items_path), Path(attributes_path), None if human_path is None else Path(human_path)
+        )
+    else:
+        (items, attributes), human = generate_raw_catalogue(num_products, seed), None
+    return build_catalogue(items, attributes, human, seed, eval_fraction)
 
 
 class WebShopEpisode:
@@ -139,10 +160,8 @@ class WebShopEpisode:
         if self.session is None:
             raise RuntimeError("step() before reset(): the framework calls reset(task) first")
         page = self.session.observation()
-        parsed = parse_tagged_action(action) if self.spec.prompt == "gigpo" else action.strip()
         try:
-            if parsed is None:
-                raise InvalidAction("no <action>...</action> block (think in <think></think> first)")
+            parsed = self._parse(action)
             await asyncio.to_thread(self.session.act, parsed)
         except InvalidAction as error:
             return self._result(
@@ -165,6 +184,25 @@ class WebShopEpisode:
     async def close(self) -> None:
         self.session = None
 
+    def _parse(self, reply: str) -> str:
+        """The site action the reply names; `InvalidAction` when it names none.
+
+        In index mode a bare number is read as is, under either prompt: a one-token policy such as
+        `model=tiny` cannot write the `<action>` tags around it.
+        """
+        if self.spec.action_format == "index":
+            answer = parse_tagged_action(reply) if "<action>" in reply else reply.strip()
+            if answer is None:
+                raise InvalidAction("no single <action>...</action> block holding a number")
+            assert self.session is not None
+            return resolve(answer, listed_actions(self.session))
+        if self.spec.prompt == "plain":
+            return reply.strip()
+        parsed = parse_tagged_action(reply)
+        if parsed is None:
+            raise InvalidAction("no <action>...</action> block (think in <think></think> first)")
+        return parsed
+
     def _state_key(self) -> str:
         assert self.session is not None
         return f"{self.task_id}|{self.session.state_key()}"
@@ -172,7 +210,10 @@ class WebShopEpisode:
     def _result(self, reward: float, info: dict[str, object], note: str = "") -> StepResult:
         assert self.session is not None
         page = self.session.observation()
-        actions = self.session.admissible_actions()
+        if self.spec.action_format == "index":
+            actions = numbered(listed_actions(self.session))
+        else:
+            actions = self.session.admissible_actions()
         if self.spec.prompt == "gigpo":
             observation = render_history_prompt(
                 self.session.goal.instruction,
