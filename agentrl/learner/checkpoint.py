@@ -8,11 +8,13 @@ and only then is the directory renamed to `step_NNNNNN`. A kill at any moment le
                         save_model and re-tied by load_model
     value_head.safetensors  the critic's value head (agentrl/learner/critic.py), only for algorithms
                         with a critic; its moments are in optimizer.pt, which covers both
-    optimizer.pt        optimizer.state_dict()
+    optimizer.pt        optimizer.state_dict() (a learner group's gathered whole state, in the same format)
     rng.pt              python `random`, numpy (if installed), torch CPU and CUDA generator states
     state.json          {"step": 12, **trainer_state}: task cursor and whatever else the trainer needs
 
-RNG states are restored too, so a resumed run draws the same numbers as an uninterrupted one.
+RNG states are restored too, so a resumed run draws the same numbers as an uninterrupted one. An FSDP
+learner group (agentrl/trainer/distributed_loop.py) writes the same files from rank 0's whole copies, so
+its checkpoints load into one process and back.
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ def save_checkpoint(
     directory: Path,
     step: int,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | dict[str, Any],
     trainer_state: dict[str, Any],
     keep: int = 2,
     value_head: torch.nn.Module | None = None,
 ) -> Path:
-    """Write `directory/step_NNNNNN/` atomically and delete all but the newest `keep` checkpoints."""
+    """Write `directory/step_NNNNNN/` atomically and delete all but the newest `keep` checkpoints.
+    `optimizer` is the optimizer or its `state_dict()` (a sharded one's, gathered whole)."""
     if keep < 1:
         raise ValueError(f"keep={keep}: at least the checkpoint just written must be kept")
     if trainer_state.get("step", step) != step:
@@ -71,7 +74,7 @@ def save_checkpoint(
         save_model(model, str(temp / "model.safetensors"), force_contiguous=True)
         if value_head is not None:
             save_model(value_head, str(temp / "value_head.safetensors"), force_contiguous=True)
-        torch.save(optimizer.state_dict(), temp / "optimizer.pt")
+        torch.save(optimizer if isinstance(optimizer, dict) else optimizer.state_dict(), temp / "optimizer.pt")
         torch.save(_rng_states(), temp / "rng.pt")
         (temp / "state.json").write_text(state_json + "\n", encoding="utf-8")
         for written in temp.iterdir():
@@ -102,11 +105,13 @@ def latest_checkpoint(directory: Path) -> Path | None:
 def load_checkpoint(
     path: Path,
     model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | None,
     value_head: torch.nn.Module | None = None,
 ) -> dict[str, Any]:
     """Restore weights (and the value head's, when given), optimizer and RNG states in place; return the
-    trainer state (with "step"). A checkpoint with a value head resumes only a run with one, and back."""
+    trainer state (with "step"). A checkpoint with a value head resumes only a run with one, and back.
+    Without an optimizer its state stays on disk, for `read_optimizer_state` (a sharded optimizer is
+    loaded from rank 0's copy)."""
     path = Path(path)
     if not (path / "state.json").is_file():
         raise FileNotFoundError(
@@ -121,9 +126,15 @@ def load_checkpoint(
     load_model(model, str(path / "model.safetensors"), strict=True)
     if value_head is not None:
         load_model(value_head, str(path / "value_head.safetensors"), strict=True)
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location="cpu", weights_only=True))
+    if optimizer is not None:
+        optimizer.load_state_dict(read_optimizer_state(path))
     _restore_rng_states(torch.load(path / "rng.pt", weights_only=True))
     return json.loads((path / "state.json").read_text(encoding="utf-8"))
+
+
+def read_optimizer_state(path: Path) -> dict[str, Any]:
+    """The checkpoint's `optimizer.state_dict()`, on the CPU."""
+    return torch.load(Path(path) / "optimizer.pt", map_location="cpu", weights_only=True)
 
 
 def _complete_checkpoints(directory: Path) -> list[Path]:

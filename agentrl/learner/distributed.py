@@ -10,17 +10,30 @@ accumulation (1 × 8 = 8 × 1), across processes.
 FSDP2 (`fully_shard`) runs collectives inside every forward and backward pass, so all ranks must run
 the same number of passes: a rank with fewer micro-batches replays one of them with zero loss weight.
 
+The whole weights and optimizer state leave and enter the shards through rank 0 (`gather_full_state`,
+`scatter_full_state`), in the format of one process's `state_dict()`s, so a checkpoint or a sampler does
+not depend on how many ranks trained.
+
 Launch with torchrun (it sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT); see
-docs/scaling.md. NCCL on GPUs, gloo on CPU (tests/learner/test_fsdp.py runs 2 CPU ranks).
+docs/scaling.md. NCCL on GPUs, gloo on CPU (tests/learner/test_fsdp.py runs 2 CPU ranks,
+tests/trainer/test_distributed_train.py runs `agentrl train` on 2).
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_model_state_dict,
+    set_optimizer_state_dict,
+)
 from torch.distributed.device_mesh import DeviceMesh, init_device_mesh
 from torch.distributed.fsdp import FSDPModule, fully_shard
 from torch.distributed.tensor import DTensor
@@ -45,8 +58,8 @@ def join_learner_group() -> LearnerGroup:
         if missing:
             raise RuntimeError(
                 f"learner.fsdp=true needs a torch.distributed group, but {', '.join(missing)} not set: "
-                "launch the learner with `torchrun --nproc-per-node=N ...`; `agentrl train` runs in one "
-                "process and cannot use learner.fsdp yet (docs/scaling.md)"
+                "launch the learner with `torchrun --nproc-per-node=N ...`, e.g. `torchrun --nproc-per-node=2 "
+                "-m agentrl.cli.main train ... learner.fsdp=true` (docs/scaling.md)"
             )
         cuda = torch.cuda.is_available()
         if cuda:
@@ -106,3 +119,52 @@ def summed_over_ranks(values: dict[str, float]) -> dict[str, float]:
 def full_norm(norm: torch.Tensor) -> float:
     """clip_grad_norm_ over sharded gradients returns a DTensor; its value is the global norm."""
     return float(norm.full_tensor() if isinstance(norm, DTensor) else norm)
+
+
+GATHERED = StateDictOptions(full_state_dict=True, cpu_offload=True)
+"""Whole tensors, on rank 0's CPU only (the other ranks get empty dicts)."""
+FROM_RANK0 = StateDictOptions(full_state_dict=True, broadcast_from_rank0=True)
+"""Rank 0's whole tensors, sharded out to every rank (the others pass empty dicts)."""
+
+
+def gather_full_state(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The sharded model's whole weights and, given an optimizer, its whole state (else {}) in
+    `optimizer.state_dict()`'s format, on rank 0; empty dicts elsewhere. A collective: every rank calls it."""
+    weights = get_model_state_dict(model, options=GATHERED)
+    if optimizer is None:
+        return weights, {}
+    named = get_optimizer_state_dict(model, optimizer, options=GATHERED)
+    if not named:
+        return weights, {}
+    index = {name: i for i, name in enumerate(_optimizer_parameter_names(model, optimizer))}
+    return weights, {
+        "state": {index[name]: state for name, state in named["state"].items()},
+        "param_groups": [group | {"params": [index[name] for name in group["params"]]} for group in named["param_groups"]],
+    }
+
+
+def scatter_full_state(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, weights: dict[str, torch.Tensor], optimizer_state: dict[str, Any]
+) -> None:
+    """Rank 0's whole weights and optimizer state (`state_dict()` formats) into every rank's shards; the
+    other ranks pass empty dicts. A collective: every rank calls it."""
+    set_model_state_dict(model, weights, options=FROM_RANK0)
+    named: dict[str, Any] = {}
+    if optimizer_state:
+        # `state_dict()` numbers parameters in the optimizer's order; the distributed API names them.
+        names = _optimizer_parameter_names(model, optimizer)
+        named = {
+            "state": {names[i]: state for i, state in optimizer_state["state"].items()},
+            "param_groups": [
+                group | {"params": [names[i] for i in group["params"]]} for group in optimizer_state["param_groups"]
+            ],
+        }
+    set_optimizer_state_dict(model, optimizer, named, options=FROM_RANK0)
+
+
+def _optimizer_parameter_names(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[str]:
+    """The model's parameter names in the optimizer's order: the numbering of `optimizer.state_dict()`."""
+    names = {id(parameter): name for name, parameter in model.named_parameters()}
+    return [names[id(parameter)] for group in optimizer.param_groups for parameter in group["params"]]

@@ -7,6 +7,9 @@ while the learner trains on step k, sampling from a copy of the weights that `sy
 after every update; turns keep their version, and `rollout.max_staleness` bounds how old they may be.
 A resumed async run restarts the pipeline (its first step samples on-policy). Everything a resumed run needs (weights, optimizer, RNG, step, task cursor) is
 in the checkpoint; metrics and trajectories of steps after the checkpoint are rewritten on resume.
+
+With `learner.fsdp=true` under torchrun this loop runs on rank 0 only, with a `GroupLead` (`lead`) that
+takes the other ranks through each update; agentrl/trainer/distributed_loop.py has the protocol.
 """
 
 from __future__ import annotations
@@ -17,17 +20,17 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from agentrl.credit import CRITIC_ALGOS, assign_advantages
 from agentrl.credit.rewards import RewardPipeline, reward_metrics
 from agentrl.env.protocol import EnvSpec
-from agentrl.infra import hosted_env_spec, releasing_env_workers, shutdown_spec
+from agentrl.infra import hosted_env_spec, hosted_policy, releasing, shutdown_started
 from agentrl.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from agentrl.learner.learner import Learner
 from agentrl.learner.weight_sync import sync_weights
-from agentrl.policy.backends import build_policy
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.loading import load_model_and_tokenizer
 from agentrl.rollout.batcher import BatcherStats
@@ -44,21 +47,24 @@ from agentrl.trainer.progress import StepReporter
 from agentrl.trainer.staleness import drop_stale
 from agentrl.types import Task, Trajectory
 
+if TYPE_CHECKING:
+    from agentrl.trainer.distributed_loop import GroupLead
+
 logger = logging.getLogger(__name__)
 
 
-def build_run(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
+def build_run(config: TrainConfig, resolved_yaml: str, lead: GroupLead | None = None) -> TrainingRun:
     torch.manual_seed(config.trainer.seed)
     spec = hosted_env_spec(config.infra, config.env.name, config.env.params)  # infra=ray: on actors
     try:
-        return _assemble_run(config, resolved_yaml, spec)
+        return _assemble_run(config, resolved_yaml, spec, lead)
     except BaseException:
         # What the spec started (env-worker actors, game processes) must not outlive a refusal.
-        shutdown_spec(spec)
+        shutdown_started(spec)
         raise
 
 
-def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec) -> TrainingRun:
+def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec, lead: GroupLead | None) -> TrainingRun:
     run_dir = RunDir(config.trainer.run_name, config.trainer.runs_dir)
     if run_dir.read_metrics() and not config.trainer.resume:
         raise ConfigError(
@@ -71,7 +77,8 @@ def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec) -> Tra
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     # Async mode samples from its own copy: the learner updates `model` while a rollout runs.
     sampler = copy.deepcopy(model) if config.rollout.mode == "async" else model
-    policy = build_policy(config.model, sampler, pad_token_id, chat)
+    if lead is not None:  # the followers start from these weights; the sampler is whole, the learner's sharded
+        sampler = lead.start(model, spec.vocabulary(), pad_token_id)
     learner = Learner(
         model, pad_token_id, config.learner, temperature=config.model.temperature,
         critic=config.algo.name in CRITIC_ALGOS,
@@ -91,10 +98,15 @@ def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec) -> Tra
         max_batch_tokens=config.rollout.max_batch_tokens,
         env_workers=config.rollout.env_workers,
     )
-    run = TrainingRun(config, spec, run_dir, policy, learner, chat, rollout)
-    run.rewards = RewardPipeline.from_config(config.rewards)
-    if config.trainer.resume:
-        _resume(run)
+    policy = hosted_policy(config.infra, config.model, sampler, pad_token_id, chat)  # last: it may start actors
+    run = TrainingRun(config, spec, run_dir, policy, learner, chat, rollout, lead=lead)
+    try:
+        run.rewards = RewardPipeline.from_config(config.rewards)
+        if config.trainer.resume:
+            _resume(run)
+    except BaseException:
+        shutdown_started(policy)  # engine actors must not outlive a refused resume either
+        raise
     return run
 
 
@@ -104,10 +116,14 @@ def _resume(run: TrainingRun) -> None:
         # Start over from nothing: the step-0 baseline eval is redone, so its old line goes too.
         run.run_dir.truncate_metrics(-1)
         return
-    state = load_checkpoint(checkpoint, run.learner.model, run.learner.optimizer, run.learner.critic)
+    # A learner group's sharded optimizer is loaded by the lead, from rank 0's copy of the state.
+    optimizer = run.learner.optimizer if run.lead is None else None
+    state = load_checkpoint(checkpoint, run.full_model, optimizer, run.learner.critic)
+    if run.lead is not None:
+        run.lead.restore(run.learner, checkpoint)
     run.step = int(state["step"])
     run.task_cursor = int(state["task_cursor"])
-    sync_weights(run.policy, run.learner.model, int(state["policy_version"]), run.config.learner.weight_sync_timeout_s)
+    sync_weights(run.policy, run.full_model, int(state["policy_version"]), run.config.learner.weight_sync_timeout_s)
     run.rewards.load_state_dict(state.get("rewards", {}))
     run.run_dir.truncate_metrics(run.step)
 
@@ -214,10 +230,14 @@ def train_step(run: TrainingRun) -> dict[str, object]:
         run.learner.assign_values(trained)  # V(h_t) of the pre-update critic, read by turn-level GAE
     # Only the trained groups get advantages: a dropped group's file entry then says it was not trained.
     assign_advantages(trained, config.algo.name, **config.algo.params)
+    saves_checkpoint = step % config.trainer.save_every == 0 or step == config.trainer.steps
     started = time.perf_counter()
-    learner_stats = run.learner.update(trained)
+    if run.lead is None:
+        learner_stats = run.learner.update(trained)
+    else:  # the whole group updates; afterwards run.full_model holds the gathered weights
+        learner_stats = run.lead.update(run.learner, trained, with_optimizer=saves_checkpoint)
     learn_seconds = time.perf_counter() - started
-    sync_weights(run.policy, run.learner.model, step, config.learner.weight_sync_timeout_s)
+    sync_weights(run.policy, run.full_model, step, config.learner.weight_sync_timeout_s)
 
     run.step, run.task_cursor = step, run.task_cursor + rollout.tasks_used
     if config.trainer.save_trajectories:
@@ -237,12 +257,12 @@ def train_step(run: TrainingRun) -> dict[str, object]:
             wait([run.pending_rollout])
         metrics |= evaluate(run, config.trainer.eval_tasks)
     run.run_dir.append_metrics(step, metrics)
-    if step % config.trainer.save_every == 0 or step == config.trainer.steps:
+    if saves_checkpoint:
         save_checkpoint(
             run.run_dir.checkpoints_dir,
             step,
-            run.learner.model,
-            run.learner.optimizer,
+            run.full_model,
+            run.learner.optimizer if run.lead is None else run.lead.optimizer_state,
             {"task_cursor": run.task_cursor, "policy_version": run.policy.version}
             | ({"rewards": run.rewards.state_dict()} if run.rewards.transforms else {}),
             keep=config.trainer.keep_checkpoints,
@@ -251,11 +271,13 @@ def train_step(run: TrainingRun) -> dict[str, object]:
     return metrics
 
 
-def train(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
-    run = build_run(config, resolved_yaml)
+def train(config: TrainConfig, resolved_yaml: str, lead: GroupLead | None = None) -> TrainingRun:
+    """The whole run; `lead` only on rank 0 of a learner group (`distributed_loop.train_in_group`)."""
+    run = build_run(config, resolved_yaml, lead)
     writers = open_writers(config.trainer.loggers, run.run_dir.path, config.trainer.run_name, asdict(config))
     reporter = StepReporter(config.trainer.steps, run.step, enabled=config.trainer.progress)
-    with releasing_env_workers(run.spec), writers, reporter:
+    # Engines stop before the spec, which may stop a cluster the run started.
+    with releasing(run.spec), releasing(run.policy), writers, reporter:
         if run.step == 0 and config.trainer.eval_every:
             baseline = evaluate(run, config.trainer.eval_tasks)
             run.run_dir.append_metrics(0, baseline)
@@ -266,6 +288,6 @@ def train(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
             writers.log(run.step, metrics)
             reporter.report(run.step, metrics)
     final_dir = run.run_dir.path / "final"
-    run.learner.model.save_pretrained(final_dir)
+    run.full_model.save_pretrained(final_dir)
     run.chat.tokenizer.save_pretrained(final_dir)
     return run
