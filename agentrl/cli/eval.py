@@ -157,7 +157,7 @@ def main(argv: list[str]) -> int:
 
 def run_eval(overrides: list[str], split: str, tasks: int, episodes: int, out: Path) -> dict[str, Any]:
     """Build the policy as `agentrl train` would (no update is ever made), sample, write, summarise."""
-    from agentrl.infra import releasing_env_workers
+    from agentrl.infra import releasing
     from agentrl.trainer.evaluate import eval_episodes
     from agentrl.trainer.loop import build_run
 
@@ -168,7 +168,7 @@ def run_eval(overrides: list[str], split: str, tasks: int, episodes: int, out: P
     run = build_run(config, resolved)
     if split not in ("train", "eval"):
         raise ConfigError(f"split={split!r}: choose train or eval")
-    with releasing_env_workers(run.spec):
+    with releasing(run.spec):
         trajectories = eval_episodes(
             run.spec,
             config.env.name,

@@ -6,7 +6,6 @@ Ray is an optional dependency (`pip install 'agentrl[ray]'`); it is imported her
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from types import ModuleType
@@ -42,7 +41,7 @@ class RayCluster:
 
 def connect(infra: InfraConfig) -> RayCluster:
     """Join the cluster at `infra.address`, keep the one this process already joined (a test, a
-    notebook), or start a small private one sized for the env workers."""
+    notebook), or start a small private one sized for the env workers and engines."""
     ray = import_ray()
     if ray.is_initialized():
         return RayCluster(owned=False, address=ray.get_runtime_context().gcs_address)
@@ -51,9 +50,8 @@ def connect(infra: InfraConfig) -> RayCluster:
         return RayCluster(owned=False, address=infra.address)
     # A private cluster must not phone home (there may be no network) or serve a dashboard.
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    num_cpus = infra.num_cpus or max(1, math.ceil(infra.env_workers * infra.cpus_per_worker))
     ray.init(
-        num_cpus=num_cpus,
+        num_cpus=infra.local_cluster_cpus,
         include_dashboard=False,
         object_store_memory=infra.object_store_mb * 1024 * 1024,
         configure_logging=False,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agentrl.infra import InfraConfig, hosted_env_spec, releasing_env_workers
+from agentrl.infra import InfraConfig, hosted_env_spec, releasing
 from agentrl.infra.node_resources import HOLDER_PREFIX, serve_from_node_holders, shared_per_node
 from environments.search_qa.data import HOTPOTQA_CORPUS
 from environments.search_qa.search_qa import indexed_corpus
@@ -85,7 +85,7 @@ def test_search_qa_env_workers_build_the_index_once_per_node_and_the_run_stops_t
     for name in ray.util.list_named_actors():  # the module's earlier holder, if any, is not this test's
         if name.startswith(HOLDER_PREFIX):
             ray.kill(ray.get_actor(name))
-    with releasing_env_workers(hosted_env_spec(InfraConfig(name="ray", env_workers=3), "search_qa", {})) as spec:
+    with releasing(hosted_env_spec(InfraConfig(name="ray", env_workers=3), "search_qa", {})) as spec:
         assert len(spec.describe()) == 3  # every worker has built its spec
         assert ray.get(node_holder().load_count.remote()) == 1
     with pytest.raises(ValueError):  # stopped with the workers

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from agentrl.cli.main import main
-from agentrl.infra import InfraConfig, hosted_env_spec, releasing_env_workers
+from agentrl.infra import InfraConfig, hosted_env_spec, releasing
 from agentrl.store.run_dir import RunDir
 from agentrl.store.trajectory_json import read_trajectories
 from agentrl.trainer.config import ConfigError, load_config
@@ -146,7 +146,7 @@ def test_remote_episodes_equal_local_ones_and_spread_over_workers(ray_cluster: N
     params = {"max_turns": 6}
     local = FrozenLake(**params)
     actions = ["jump", *(ACTIONS[i % 4] for i in range(5))]
-    with releasing_env_workers(hosted_env_spec(InfraConfig(name="ray", env_workers=2), "frozenlake", params)) as spec:
+    with releasing(hosted_env_spec(InfraConfig(name="ray", env_workers=2), "frozenlake", params)) as spec:
         assert isinstance(spec, RayEnvSpec)
         assert spec.system_prompt == local.system_prompt and spec.vocabulary() == local.vocabulary()
 
@@ -183,7 +183,7 @@ def test_placement_skips_a_dead_worker_and_takes_back_a_restarted_one(ray_cluste
     params = {"max_turns": 6}
     actions = [ACTIONS[i % 4] for i in range(5)]
     expected = asyncio.run(_play(FrozenLake(**params), actions))
-    with releasing_env_workers(hosted_env_spec(InfraConfig(name="ray", env_workers=3), "frozenlake", params)) as spec:
+    with releasing(hosted_env_spec(InfraConfig(name="ray", env_workers=3), "frozenlake", params)) as spec:
         assert isinstance(spec, RayEnvSpec)
         ray.kill(spec.workers[0], no_restart=True)  # dead for good
 
