@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
 from agentrl.infra.settings import InfraConfig
 
@@ -58,3 +59,18 @@ def connect(infra: InfraConfig) -> RayCluster:
         log_to_driver=True,
     )
     return RayCluster(owned=True, address=ray.get_runtime_context().gcs_address)
+
+
+def wait_until_started(actors: Any, what: str, start_timeout_s: float) -> None:
+    """Wait until every actor of a group (`RayEnvSpec`, `RayEnginePool`: `describe(timeout_s)`,
+    `shutdown()`) has started; if they do not in time, or one fails to start, stop them all and say why."""
+    ray = import_ray()
+    try:
+        actors.describe(timeout_s=start_timeout_s)
+    except (ray.exceptions.GetTimeoutError, ray.exceptions.RayError) as error:
+        actors.shutdown()
+        raise RuntimeError(
+            f"{what} did not start within infra.start_timeout_s={start_timeout_s:g}: {type(error).__name__}: "
+            f"{error} (an actor's error is above; with none, other actors may hold the resources they need: "
+            "see ray status)"
+        ) from None

@@ -36,7 +36,7 @@ import torch
 from ray.actor import ActorHandle
 from transformers import PreTrainedModel
 
-from agentrl.infra.ray_cluster import RayCluster
+from agentrl.infra.ray_cluster import RayCluster, wait_until_started
 from agentrl.policy.protocol import Generation, Policy
 
 PolicyBuilder = Callable[[PreTrainedModel], Policy]
@@ -318,15 +318,7 @@ def start_engines(
         for index in range(engines)
     ]
     pool = RayEnginePool(handles, cluster, start_timeout_s, model)
-    try:
-        pool.describe(timeout_s=start_timeout_s)
-    except (ray.exceptions.GetTimeoutError, ray.exceptions.RayError) as error:
-        pool.shutdown()
-        raise RuntimeError(
-            f"rollout engines did not start within infra.start_timeout_s={start_timeout_s:g}: "
-            f"{type(error).__name__}: {error} (an engine's error is above; with none, other actors may hold "
-            f"the CPUs/GPUs the engines need: see ray status)"
-        ) from None
+    wait_until_started(pool, "rollout engines", start_timeout_s)
     return pool
 
 

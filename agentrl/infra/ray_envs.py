@@ -35,7 +35,7 @@ from ray.actor import ActorHandle
 
 from agentrl.env.protocol import Env, EnvSpec
 from agentrl.infra.node_resources import serve_from_node_holders, stop_node_resource_holders
-from agentrl.infra.ray_cluster import RayCluster
+from agentrl.infra.ray_cluster import RayCluster, wait_until_started
 from agentrl.types import StepResult, Task
 
 PROBE_PATIENCE_S = 600.0
@@ -297,15 +297,7 @@ def start_env_workers(
         for index in range(workers)
     ]
     spec = RayEnvSpec(local, handles, cluster)
-    try:
-        spec.describe(timeout_s=start_timeout_s)
-    except (ray.exceptions.GetTimeoutError, ray.exceptions.RayError) as error:
-        spec.shutdown()
-        raise RuntimeError(
-            f"env workers did not start within infra.start_timeout_s={start_timeout_s:g}: "
-            f"{type(error).__name__}: {error} (a worker's error is above; with none, other actors may hold "
-            f"the CPUs the workers need: see ray status)"
-        ) from None
+    wait_until_started(spec, "env workers", start_timeout_s)
     return spec
 
 

@@ -7,7 +7,6 @@ the real BM25 corpus. The node's holder counts its loads, so "once per node" is 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -19,16 +18,6 @@ from environments.search_qa.data import HOTPOTQA_CORPUS
 from environments.search_qa.search_qa import indexed_corpus
 
 ray = pytest.importorskip("ray", reason="infra=ray tests need Ray: pip install 'agentrl[ray]'")
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    ray.init(
-        num_cpus=4, include_dashboard=False, object_store_memory=80 * 1024 * 1024,
-        configure_logging=False, log_to_driver=False,
-    )
-    yield
-    ray.shutdown()
 
 
 def node_holder() -> object:

@@ -12,7 +12,6 @@ import copy
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -46,15 +45,10 @@ SMALL_RUN = [
 ]
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    ray.init(
-        num_cpus=4, include_dashboard=False, object_store_memory=80 * 1024 * 1024,
-        configure_logging=False, log_to_driver=False,
-    )
-    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the test backends below
-    yield
-    ray.shutdown()
+@pytest.fixture(scope="module", autouse=True)
+def backends_travel_by_value(ray_cluster: None) -> None:
+    """Engines build the test backends below; they cannot import this test module, so it is pickled by value."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import asyncio
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,16 +36,6 @@ SMALL_RUN = [
     "env.params.max_turns=6", f"rollout.tasks_per_step={TASKS_PER_STEP}", f"rollout.group_size={GROUP_SIZE}",
     "trainer.steps=2", "trainer.eval_every=0", "trainer.progress=false",
 ]
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    ray.init(
-        num_cpus=4, include_dashboard=False, object_store_memory=80 * 1024 * 1024,
-        configure_logging=False, log_to_driver=False,
-    )
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture
