@@ -5,9 +5,11 @@ same synthetic multi-turn trajectories (observation and action token ids, one ad
 trajectory) and take one AdamW step with a token-mean loss (our `token_mean`, TRL's `bnpo`), so they
 do the same optimisation work. What differs is how the batch becomes tensors:
 
-- **agentrl**: one row per trajectory, rows sorted by length and packed into micro-batches under a
-  token budget (rows × longest row ≤ `--micro-batch-tokens`), each micro-batch padded only to its own
-  longest row (`agentrl/learner/packing.py`).
+- **agentrl**: trajectories sorted by length and packed into micro-batches under a token budget
+  (rows × longest row ≤ `--micro-batch-tokens`), in both `learner.packing` layouts
+  (`agentrl/learner/packing.py`): `padded`, one trajectory per row, each micro-batch padded only to
+  its own longest row; `flat`, whole trajectories end to end in rows as wide as the longest, position
+  ids restarting per trajectory, padded only where no trajectory fits a row's end.
 - **TRL**: the layout of GRPOTrainer for multi-turn tool use: the first observation is the prompt
   (left-padded to the longest prompt of the generation batch), everything after it is the completion
   (right-padded to the longest completion), observation tokens inside the completion are excluded by
@@ -15,9 +17,9 @@ do the same optimisation work. What differs is how the batch becomes tensors:
   The step runs through `GRPOTrainer.compute_loss` (TRL's own forward, log-prob, clipping and
   normalisation code), `accelerator.backward`, gradient clipping and the trainer's optimizer.
 
-Reported, from one run (median of `--repetitions`, the two sides alternating): real tokens per second
-(sequence tokens, padding excluded), the ratio agentrl / TRL, and the share of the token positions each
-side computed that were padding.
+Reported, from one run (median of `--repetitions`, the sides taking turns in a rotating order): real
+tokens per second (sequence tokens, padding excluded), the ratios agentrl / TRL and flat / padded, and
+the share of the token positions each side computed that were padding.
 
     pip install -e ".[bench]"
     python bench/learner_vs_trl.py                      # 32 trajectories of 1-8 turns
@@ -45,7 +47,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import torch  # after the offline switches above: no hub client may try the network
 
 from agentrl.learner.learner import Learner, LearnerSettings
-from agentrl.learner.packing import pack_micro_batches, training_sequences
+from agentrl.learner.packing import collate, pack_micro_batches, training_sequences
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import Trajectory, Turn
 
@@ -100,13 +102,13 @@ def real_tokens(trajectories: list[Trajectory]) -> int:
 
 
 def agentrl_step(
-    model: torch.nn.Module, pad_token_id: int, trajectories: list[Trajectory], budget: int
+    model: torch.nn.Module, pad_token_id: int, trajectories: list[Trajectory], budget: int, packing: str
 ) -> Side:
     # tis_cap off: the synthetic behaviour log-probs are not a real sampler's, as TRL gets none either.
-    settings = LearnerSettings(lr=1e-4, micro_batch_tokens=budget, tis_cap=None)
+    settings = LearnerSettings(lr=1e-4, micro_batch_tokens=budget, tis_cap=None, packing=packing)
     learner = Learner(model, pad_token_id, settings)
-    groups = pack_micro_batches(training_sequences(trajectories), budget)
-    positions = sum(len(group) * max(len(s.input_ids) for s in group) for group in groups)
+    layouts = pack_micro_batches(training_sequences(trajectories), budget, packing)
+    positions = sum(collate(rows, pad_token_id).input_ids.numel() for rows in layouts)
     started = time.perf_counter()
     learner.update(trajectories)
     return Side(time.perf_counter() - started, positions)
@@ -243,17 +245,21 @@ def main() -> None:
         trainer = build_trl_trainer(
             copy.deepcopy(base), tokenizer, args.trl_rows, args.trajectories // args.trl_rows, output_dir
         )
-        ours_model = copy.deepcopy(base)
-        agentrl_step(ours_model, pad, batch, args.micro_batch_tokens)  # warm-up
-        trl_step(trainer, batch, pad, args.trl_rows)
-        results: dict[str, list[Side]] = {"agentrl": [], "trl": []}
+        ours = {packing: copy.deepcopy(base) for packing in ("padded", "flat")}
+
+        def step(side: str) -> Side:
+            if side == "trl":
+                return trl_step(trainer, batch, pad, args.trl_rows)
+            packing = side.removeprefix("agentrl ")
+            return agentrl_step(ours[packing], pad, batch, args.micro_batch_tokens, packing)
+
+        sides = ["agentrl padded", "agentrl flat", "trl"]
+        for side in sides:  # warm-up
+            step(side)
+        results: dict[str, list[Side]] = {side: [] for side in sides}
         for repetition in range(args.repetitions):
-            order = ["agentrl", "trl"] if repetition % 2 == 0 else ["trl", "agentrl"]
-            for side in order:
-                if side == "agentrl":
-                    results[side].append(agentrl_step(ours_model, pad, batch, args.micro_batch_tokens))
-                else:
-                    results[side].append(trl_step(trainer, batch, pad, args.trl_rows))
+            for side in sides[repetition % 3 :] + sides[: repetition % 3]:
+                results[side].append(step(side))
     print("\n| side | s per step (median) | tokens/s | positions computed | padding share |")
     print("|---|---|---|---|---|")
     throughput = {}
@@ -264,7 +270,11 @@ def main() -> None:
         print(
             f"| {side} | {seconds:.3f} | {throughput[side]:,.0f} | {positions:,} | {1 - tokens / positions:.1%} |"
         )
-    print(f"\nratio agentrl / TRL: {throughput['agentrl'] / throughput['trl']:.2f}x")
+    print(
+        f"\nratio agentrl padded / TRL: {throughput['agentrl padded'] / throughput['trl']:.2f}x, "
+        f"agentrl flat / TRL: {throughput['agentrl flat'] / throughput['trl']:.2f}x, "
+        f"flat / padded: {throughput['agentrl flat'] / throughput['agentrl padded']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,15 @@ from agentrl.learner.distributed import (
     shard_policy,
     summed_over_ranks,
 )
-from agentrl.learner.packing import MicroBatch, collate, pack_micro_batches, training_sequences
+from agentrl.learner.packing import (
+    PACKINGS,
+    MicroBatch,
+    Rows,
+    TrainingSequence,
+    collate,
+    pack_micro_batches,
+    training_sequences,
+)
 from agentrl.learner.precision import DTYPES, checkpoint_activations, compute_precision
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
 from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl, ppo_clip_loss
@@ -42,6 +50,11 @@ class LearnerSettings:
     """Max global gradient norm."""
     micro_batch_tokens: int = 8192
     """Token budget (rows × longest row) of one forward/backward pass."""
+    packing: str = "flat"
+    """How a micro-batch's sequences become rows: `flat` (several end to end per row, position ids restarting
+    per sequence so none attends to another; padding only where no whole sequence fits a row's end) or
+    `padded` (one per row, padded to the longest). The update is the same either way; flat computes fewer
+    positions, so it is the default (bench/README.md, learner_vs_trl). See agentrl/learner/packing.py."""
     epochs: int = 1
     """Passes over each step's data; π_old is recomputed before the first when > 1."""
     clip_eps_low: float = 0.2
@@ -96,6 +109,8 @@ class LearnerSettings:
                 f"learner.aggregation=constant needs learner.constant_length > 0 (the max trajectory length "
                 f"in action tokens), got {self.constant_length}"
             )
+        if self.packing not in PACKINGS:
+            raise ValueError(f"learner.packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}")
         if self.ratio_level not in RATIO_LEVELS:
             raise ValueError(
                 f"learner.ratio_level must be one of {', '.join(RATIO_LEVELS)}, got {self.ratio_level!r}"
@@ -119,7 +134,7 @@ class _ActionLogits:
     logprobs: torch.Tensor
     logits: torch.Tensor
     values: torch.Tensor | None = None
-    """The critic's value of the state before each action token (flat, row-major like `logprobs`: read
+    """The critic's value of the state before each action token (flat, in layout order like `logprobs`: read
     at the position whose logits predict the token); None without a critic."""
 
 
@@ -173,12 +188,13 @@ class Learner:
         return list(self.model.parameters()) + (list(self.critic.parameters()) if self.critic else [])
 
     def _action_logits(self, model: PreTrainedModel, batch: MicroBatch, with_values: bool = False) -> _ActionLogits:
-        """Log-probs of the action tokens (flat, in row-major order) and their logits; with `with_values`
+        """Log-probs of the action tokens (flat, in layout order: row by row) and their logits; with `with_values`
         also the critic's value of the state before each of them, from the same forward pass (shared trunk)."""
         with compute_precision(self.settings.dtype, self.device):
             output = model(
                 input_ids=batch.input_ids.to(self.device),
-                attention_mask=batch.attention_mask.to(self.device),
+                position_ids=batch.position_ids.to(self.device),
+                attention_mask=None if batch.attention_mask is None else batch.attention_mask.to(self.device),
                 output_hidden_states=with_values,
                 use_cache=False,  # nothing is generated here; a cache would be written twice under checkpointing
             )
@@ -229,8 +245,8 @@ class Learner:
         self.model.eval()
         out: list[tuple[int, int, list[float]]] = []
         sequences = training_sequences(trajectories, require_advantages=False)
-        for group in pack_micro_batches(sequences, self.settings.micro_batch_tokens):
-            batch = collate(group, self.pad_token_id)
+        for rows in self._micro_batch_layouts(sequences):
+            batch = collate(rows, self.pad_token_id)
             result = self._action_logits(self.model, batch, with_values=with_values)
             flat = iter((result.values if with_values else result.logprobs).cpu().tolist())  # type: ignore[union-attr]
             for sequence in batch.sequences:
@@ -247,10 +263,10 @@ class Learner:
         if total_tokens == 0:
             return {"trained_tokens": 0.0}
         mine = rank_share(sequences, self.group) if self.group else sequences
-        micro_batches = [collate(g, self.pad_token_id) for g in pack_micro_batches(mine, self.settings.micro_batch_tokens)]
+        micro_batches = [collate(rows, self.pad_token_id) for rows in self._micro_batch_layouts(mine)]
         trained_batches = len(micro_batches)
         if self.group:  # FSDP: every rank runs as many passes as the busiest (agentrl/learner/distributed.py)
-            filler = micro_batches[-1] if micro_batches else collate(sequences[:1], self.pad_token_id)
+            filler = micro_batches[-1] if micro_batches else collate([sequences[:1]], self.pad_token_id)
             micro_batches += [filler] * (most_over_ranks(trained_batches) - trained_batches)
         # §3.4: weights and divisor come from the whole step, so splitting it cannot change the loss. The
         # unit is the trajectory, however many sequences a windowed context split it into.
@@ -280,9 +296,11 @@ class Learner:
             self.optimizer.zero_grad(set_to_none=True)
             for index, batch in enumerate(micro_batches):
                 filler = index >= trained_batches  # zero weight: runs FSDP's collectives, adds nothing
-                row_weights = torch.tensor([0.0 if filler else weights[s.trajectory_index] for s in batch.sequences])
+                sequence_weights = torch.tensor(
+                    [0.0 if filler else weights[s.trajectory_index] for s in batch.sequences]
+                )
                 step_sums = self._accumulate(
-                    batch, old_logprobs[index] if old_logprobs else None, row_weights, normaliser.divisor,
+                    batch, old_logprobs[index] if old_logprobs else None, sequence_weights, normaliser.divisor,
                     value_states,
                 )
                 for key, value in step_sums.items():
@@ -320,6 +338,9 @@ class Learner:
             "micro_batches": float(trained_batches),
         }
 
+    def _micro_batch_layouts(self, sequences: list[TrainingSequence]) -> list[Rows]:
+        return pack_micro_batches(sequences, self.settings.micro_batch_tokens, self.settings.packing)
+
     @torch.no_grad()
     def _old_logprobs(self, micro_batches: list[MicroBatch]) -> list[torch.Tensor] | None:
         """π_old for the clipped ratio. With one epoch the first gradient is taken at π_old itself, so
@@ -333,7 +354,7 @@ class Learner:
         self,
         batch: MicroBatch,
         old: torch.Tensor | None,
-        row_weights: torch.Tensor,
+        sequence_weights: torch.Tensor,
         divisor: float,
         value_states: int = 0,
     ) -> dict[str, float]:
@@ -343,7 +364,7 @@ class Learner:
         mask = batch.target_mask.to(self.device)
         advantages = batch.advantages.to(self.device)[mask]
         behaviour = batch.behaviour_logprobs.to(self.device)[mask]
-        rows, owners, turns = (t.to(self.device) for t in batch.action_rows_and_turns())
+        sequence_index, owners, turns = (t.to(self.device) for t in batch.action_sequences_and_turns())
         ratio_segments = segment_ids(settings.ratio_level, owners, turns)
         surrogate = ppo_clip_loss(
             current.logprobs,
@@ -376,7 +397,7 @@ class Learner:
                 reference = self._action_logits(self.reference, batch).logprobs
             kl = low_var_kl(current.logprobs, reference)
             per_token = per_token + settings.kl_coef * kl
-        token_weights = row_weights.to(self.device)[rows]  # §3.4 aggregation, step-wide (module docstring)
+        token_weights = sequence_weights.to(self.device)[sequence_index]  # §3.4 aggregation, step-wide
         loss = (per_token * token_weights).sum() / divisor
         critic_sums = {}
         if current.values is not None:

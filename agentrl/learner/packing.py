@@ -5,12 +5,14 @@ ids followed by its action ids, exactly as the sampler saw them. A turn whose co
 window, `Turn.context_ids`) starts a sequence of its own from those exact ids, so every action is
 trained in the context it was sampled in. Only action positions are trained. The sequences of one
 trajectory stay in one micro-batch (a sequence-level ratio spans the whole trajectory); trajectories
-are sorted by length and packed under a token budget (rows × longest row), so little padding is
-computed and a padded position never enters the loss.
+are sorted by length and packed under a token budget (rows × longest row), one sequence per row
+(`padded`) or several end to end in a row (`flat`, padding-free but for row ends), so little padding
+is computed and a padded position never enters the loss.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -141,85 +143,141 @@ def training_sequences(trajectories: list[Trajectory], require_advantages: bool 
     ]
 
 
-def pack_micro_batches(sequences: list[TrainingSequence], token_budget: int) -> list[list[TrainingSequence]]:
-    """Greedy packing of trajectories sorted by their longest sequence: a micro-batch grows by a
-    trajectory's sequences while rows × longest ≤ budget. A trajectory over the budget gets a
-    micro-batch of its own; its sequences are never split, so sequence-level ratios see all of it."""
+PACKINGS = ("padded", "flat")
+"""padded: one sequence per row, each micro-batch padded to its longest row. flat: whole sequences laid
+end to end in rows as wide as the micro-batch's longest sequence, position ids restarting at 0 for each,
+so the model attends only within a sequence and padding is left only where no sequence fits a row."""
+
+Rows = list[list[TrainingSequence]]
+"""One micro-batch's layout: the sequences of each row, in order."""
+
+
+def pack_micro_batches(sequences: list[TrainingSequence], token_budget: int, packing: str) -> list[Rows]:
+    """First-fit decreasing over trajectories sorted by their longest sequence: a trajectory joins the first
+    micro-batch whose rows × width stays within the budget with its sequences placed (width: that micro-batch's
+    first, longest sequence), else opens one. A trajectory is never split across micro-batches (a
+    sequence-level ratio sees all of it); one over the budget gets a micro-batch of its own."""
+    if packing not in PACKINGS:
+        raise ValueError(f"packing must be one of {', '.join(PACKINGS)}, got {packing!r}")
     trajectories: dict[int, list[TrainingSequence]] = {}
     for sequence in sequences:
         trajectories.setdefault(sequence.trajectory_index, []).append(sequence)
-    batches: list[list[TrainingSequence]] = []
-    current: list[TrainingSequence] = []
-    longest = 0
-    for rows in sorted(trajectories.values(), key=lambda rows: max(len(s.input_ids) for s in rows), reverse=True):
-        longest = longest if current else max(len(s.input_ids) for s in rows)
-        if current and (len(current) + len(rows)) * longest > token_budget:
-            batches.append(current)
-            current, longest = [], max(len(s.input_ids) for s in rows)
-        current += rows
-    if current:
-        batches.append(current)
-    return batches
+    batches: list[tuple[int, Rows]] = []  # (width, rows)
+    for group in sorted(trajectories.values(), key=lambda group: max(len(s.input_ids) for s in group), reverse=True):
+        for index, (width, rows) in enumerate(batches):
+            placed = _placed(rows, group, width, packing)
+            if len(placed) * width <= token_budget:
+                batches[index] = (width, placed)
+                break
+        else:
+            width = max(len(s.input_ids) for s in group)
+            batches.append((width, _placed([], group, width, packing)))
+    return [rows for _, rows in batches]
+
+
+def _placed(rows: Rows, group: list[TrainingSequence], width: int, packing: str) -> Rows:
+    """`rows` with the group's sequences added: each on a new row (`padded`), or on the first row with room
+    for it, else a new one (`flat`). Returns new lists; `rows` is left as it was."""
+    placed = [list(row) for row in rows]
+    for sequence in group:
+        fits = (
+            row for row in placed
+            if packing == "flat" and sum(len(s.input_ids) for s in row) + len(sequence.input_ids) <= width
+        )
+        row = next(fits, None)
+        if row is None:
+            placed.append([sequence])
+        else:
+            row.append(sequence)
+    return placed
 
 
 @dataclass(frozen=True)
 class MicroBatch:
     input_ids: torch.Tensor
-    attention_mask: torch.Tensor
+    position_ids: torch.Tensor
+    """Restart at 0 for every sequence (and for the padding after a row's last one)."""
+    attention_mask: torch.Tensor | None
+    """1 on tokens, 0 on padding, when each row holds one sequence; None when a row holds several: the model
+    then builds a block-diagonal causal mask from `position_ids` (transformers' packed-sequence format), so a
+    sequence never attends to another."""
     target_mask: torch.Tensor
     """Over next-token targets (positions 1..L-1): True where the target is an action token."""
     advantages: torch.Tensor
     behaviour_logprobs: torch.Tensor
     turn_index: torch.Tensor
     """Over next-token targets: the turn each target belongs to (segments for turn-level ratios)."""
+    sequence_index: torch.Tensor
+    """Over next-token targets: which of `sequences` each target belongs to (0 on padding)."""
     sequences: list[TrainingSequence]
+    """In layout order (row by row, left to right), the order of the flat per-action-token tensors."""
     value_mask: torch.Tensor
     """Over next-token targets: True where the state before that action token is a critic state."""
     old_values: torch.Tensor
     value_targets: torch.Tensor
     """Over next-token targets: V before the update and the target R of those states (0 elsewhere)."""
 
-    def action_rows_and_turns(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Row, trajectory and turn of each action target, flat and row-major like the learner's log-probs.
-        Ratio segments are keyed by trajectory, not row: a windowed trajectory spans several rows."""
-        rows = torch.arange(self.target_mask.shape[0])[:, None].expand_as(self.target_mask)
-        owners = torch.tensor([s.trajectory_index for s in self.sequences])[rows]
-        return rows[self.target_mask], owners[self.target_mask], self.turn_index[self.target_mask]
+    @property
+    def padding(self) -> int:
+        """Positions computed that hold no token."""
+        return self.input_ids.numel() - sum(len(s.input_ids) for s in self.sequences)
+
+    def action_sequences_and_turns(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sequence (index into `sequences`), trajectory and turn of each action target, flat and in layout
+        order like the learner's log-probs. Ratio segments are keyed by trajectory, not row or sequence: a
+        windowed trajectory spans several sequences."""
+        sequence_index = self.sequence_index[self.target_mask]
+        owners = torch.tensor([s.trajectory_index for s in self.sequences])[sequence_index]
+        return sequence_index, owners, self.turn_index[self.target_mask]
 
 
-def collate(sequences: list[TrainingSequence], pad_token_id: int) -> MicroBatch:
-    """Right-padded tensors; targets are shifted by one (the logits at p predict token p+1)."""
-    rows, longest = len(sequences), max(len(s.input_ids) for s in sequences)
-    input_ids = torch.full((rows, longest), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((rows, longest), dtype=torch.long)
-    action_mask = torch.zeros((rows, longest), dtype=torch.bool)
-    advantages = torch.zeros((rows, longest), dtype=torch.float32)
-    behaviour = torch.zeros((rows, longest), dtype=torch.float32)
-    turn_index = torch.zeros((rows, longest), dtype=torch.long)
-    value_mask = torch.zeros((rows, longest), dtype=torch.bool)
-    old_values = torch.zeros((rows, longest), dtype=torch.float32)
-    value_targets = torch.zeros((rows, longest), dtype=torch.float32)
-    for row, s in enumerate(sequences):
-        n = len(s.input_ids)
-        input_ids[row, :n] = torch.tensor(s.input_ids)
-        attention_mask[row, :n] = 1
-        action_mask[row, :n] = torch.tensor(s.action_mask)
-        advantages[row, :n] = torch.tensor(s.advantages)
-        behaviour[row, :n] = torch.tensor(s.behaviour_logprobs)
-        turn_index[row, :n] = torch.tensor(s.turn_index)
-        if s.value_mask:
-            value_mask[row, :n] = torch.tensor(s.value_mask)
-            old_values[row, :n] = torch.tensor(s.old_values)
-            value_targets[row, :n] = torch.tensor(s.value_targets)
-    if action_mask[:, 0].any():
+def collate(rows: Rows, pad_token_id: int) -> MicroBatch:
+    """Each row's sequences end to end, right-padded to the longest row; targets are shifted by one (the
+    logits at p predict token p+1). A sequence's first token is never an action, so no target crosses from
+    one sequence into the next."""
+    sequences = [s for row in rows for s in row]
+    if any(s.action_mask[0] for s in sequences):
         raise ValueError("a sequence starts with an action token: nothing precedes it to predict it from")
+    width = max(sum(len(s.input_ids) for s in row) for row in rows)
+
+    def laid_out(values: Callable[[int, TrainingSequence], list], fill: float, dtype: torch.dtype) -> torch.Tensor:
+        """One per-position field of every sequence, laid out in `rows`; `fill` on padding."""
+        out = torch.full((len(rows), width), fill, dtype=dtype)
+        index = 0
+        for r, row in enumerate(rows):
+            row_values = []
+            for sequence in row:
+                row_values += values(index, sequence)
+                index += 1
+            out[r, : len(row_values)] = torch.tensor(row_values, dtype=dtype)
+        return out
+
+    def nothing(s: TrainingSequence) -> list:
+        return [0] * len(s.input_ids)
+
+    input_ids = laid_out(lambda _, s: s.input_ids, pad_token_id, torch.long)
+    lengths = torch.tensor([[sum(len(s.input_ids) for s in row)] for row in rows])
+    is_token = torch.arange(width)[None, :] < lengths
+    positions = laid_out(lambda _, s: list(range(len(s.input_ids))), 0, torch.long)
+    # padding restarts at 0 too: in the packed format it is a sequence of its own, attended by no token
+    position_ids = torch.where(is_token, positions, torch.arange(width)[None, :] - lengths)
+    action_mask = laid_out(lambda _, s: s.action_mask, False, torch.bool)
+    advantages = laid_out(lambda _, s: s.advantages, 0.0, torch.float32)
+    behaviour = laid_out(lambda _, s: s.behaviour_logprobs, 0.0, torch.float32)
+    turn_index = laid_out(lambda _, s: s.turn_index, 0, torch.long)
+    sequence_index = laid_out(lambda i, s: [i] * len(s.input_ids), 0, torch.long)
+    value_mask = laid_out(lambda _, s: s.value_mask or nothing(s), False, torch.bool)
+    old_values = laid_out(lambda _, s: s.old_values or nothing(s), 0.0, torch.float32)
+    value_targets = laid_out(lambda _, s: s.value_targets or nothing(s), 0.0, torch.float32)
     return MicroBatch(
         input_ids=input_ids,
-        attention_mask=attention_mask,
+        position_ids=position_ids,
+        attention_mask=is_token.long() if all(len(row) == 1 for row in rows) else None,
         target_mask=action_mask[:, 1:],
         advantages=advantages[:, 1:],
         behaviour_logprobs=behaviour[:, 1:],
         turn_index=turn_index[:, 1:],
+        sequence_index=sequence_index[:, 1:],
         sequences=sequences,
         value_mask=value_mask[:, 1:],
         old_values=old_values[:, 1:],

@@ -21,15 +21,15 @@ def compact_ids(keys: torch.Tensor) -> torch.Tensor:
     return torch.unique(keys, return_inverse=True)[1]
 
 
-def segment_ids(level: str, rows: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
-    """The segment id of each action token for a ratio level, from its micro-batch row (one row is one
-    trajectory) and its turn index: token → its own segment, turn → (row, turn), sequence → row."""
+def segment_ids(level: str, trajectories: torch.Tensor, turns: torch.Tensor) -> torch.Tensor:
+    """The segment id of each action token for a ratio level, from the trajectory it belongs to and its
+    turn index: token → its own segment, turn → (trajectory, turn), sequence → trajectory."""
     if level == "token":
-        return torch.arange(rows.numel(), device=rows.device)
+        return torch.arange(trajectories.numel(), device=trajectories.device)
     if level == "turn":
-        return compact_ids(rows * (int(turns.max()) + 1) + turns) if turns.numel() else turns
+        return compact_ids(trajectories * (int(turns.max()) + 1) + turns) if turns.numel() else turns
     if level == "sequence":
-        return compact_ids(rows)
+        return compact_ids(trajectories)
     raise ValueError(f"unknown ratio level {level!r}; choose one of: {', '.join(RATIO_LEVELS)}")
 
 

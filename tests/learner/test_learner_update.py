@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from agentrl.learner.learner import Learner, LearnerSettings
-from agentrl.learner.packing import pack_micro_batches, training_sequences
+from agentrl.learner.packing import PACKINGS, pack_micro_batches, training_sequences
 from agentrl.losses.aggregation import AGGREGATIONS
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import StepResult, Trajectory, Turn
@@ -59,7 +59,7 @@ def accumulated_gradients(
                 [a * (j + 1) - 0.3 * j for j in range(len(turn.action_ids))]
                 for a, turn in zip(trajectory.advantages, trajectory.turns)  # type: ignore[arg-type]
             ]
-    micro_batches = pack_micro_batches(training_sequences(trajectories), micro_batch_tokens)
+    micro_batches = pack_micro_batches(training_sequences(trajectories), micro_batch_tokens, settings.packing)
     stats = learner.update(trajectories)
     assert stats["micro_batches"] == len(micro_batches)
     return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
@@ -149,12 +149,14 @@ def test_multi_epoch_update_runs_at_the_turn_and_sequence_level(ratio_level: str
     assert any(not torch.equal(a, b) for a, b in zip(before, learner.model.parameters()))
 
 
-def test_padding_does_not_change_logprobs() -> None:
+@pytest.mark.parametrize("packing", PACKINGS)
+def test_padding_and_packing_do_not_change_logprobs(packing: str) -> None:
     tokenizer = build_tiny_tokenizer(WORDS)
     model = build_tiny_model(tokenizer, TinyModelShape(hidden_size=32, num_heads=2, intermediate_size=64), seed=1)
     trajectories = make_trajectories(tokenizer)
     alone = Learner(model, tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=1)).action_logprobs(trajectories)
-    padded = Learner(copy.deepcopy(model), tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=10_000))
+    settings = LearnerSettings(micro_batch_tokens=10_000, packing=packing)
+    padded = Learner(copy.deepcopy(model), tokenizer.pad_token_id, settings)
     together = padded.action_logprobs(trajectories)
     for a, b in zip(alone, together):
         for turn_a, turn_b in zip(a, b):
@@ -164,11 +166,11 @@ def test_padding_does_not_change_logprobs() -> None:
 def test_packing_respects_the_token_budget_and_keeps_every_sequence() -> None:
     tokenizer = build_tiny_tokenizer(WORDS)
     sequences = training_sequences(make_trajectories(tokenizer))
-    batches = pack_micro_batches(sequences, token_budget=40)
-    assert sorted(s.trajectory_index for b in batches for s in b) == list(range(8))
-    for batch in batches:
-        longest = max(len(s.input_ids) for s in batch)
-        assert len(batch) == 1 or len(batch) * longest <= 40
+    batches = pack_micro_batches(sequences, token_budget=40, packing="padded")
+    assert sorted(s.trajectory_index for rows in batches for [s] in rows) == list(range(8))  # one per row
+    for rows in batches:
+        longest = max(len(s.input_ids) for [s] in rows)
+        assert len(rows) == 1 or len(rows) * longest <= 40
 
 
 def test_trajectories_without_advantages_are_not_trained() -> None:

@@ -9,6 +9,7 @@ level and aggregation (segments and aggregation weights are per trajectory, not 
 from __future__ import annotations
 
 import copy
+import itertools
 
 import pytest
 import torch
@@ -100,7 +101,7 @@ def test_windowed_turns_map_advantages_behaviour_and_critic_states_to_their_own_
     # a trajectory's sequences are never split across micro-batches, whatever the budget
     other = Trajectory("t", "g", "e", 0, turns=[Turn([1], [2], [-1.0], 0)], advantages=[0.5])
     sequences = training_sequences([other, trajectory, other])
-    for budget in (1, 8, 16, 64):
-        for batch in pack_micro_batches(sequences, budget):
-            owners = [s.trajectory_index for s in batch]
+    for budget, packing in itertools.product((1, 8, 16, 64), ("padded", "flat")):
+        for rows in pack_micro_batches(sequences, budget, packing):
+            owners = [s.trajectory_index for row in rows for s in row]
             assert owners.count(1) in (0, 3)
