@@ -12,6 +12,7 @@ from agentrl.env import Env, EnvSpec
 from agentrl.env.gymnasium_adapter import GymnasiumEnv, parse_action_word
 from agentrl.types import StepResult, Task
 from environments.frozenlake import ACTIONS, FrozenLake
+from tests.fixtures.episodes import play
 
 MOVES = {"left": (0, -1), "down": (1, 0), "right": (0, 1), "up": (-1, 0)}
 
@@ -34,22 +35,6 @@ def shortest_path(rows: list[str], target: str) -> list[str] | None:
                 seen.add(nxt)
                 queue.append((nxt, [*path, word]))
     return None
-
-
-def play(spec: FrozenLake, task: Task, actions: list[str]) -> list[StepResult]:
-    """The reset result followed by the result of each action, on a fresh env."""
-
-    async def episode() -> list[StepResult]:
-        env = spec.make_env()
-        try:
-            results = [await env.reset(task)]
-            for action in actions:
-                results.append(await env.step(action))
-            return results
-        finally:
-            await env.close()
-
-    return asyncio.run(episode())
 
 
 def agent_cell(observation: str, size: int) -> int:

@@ -3,16 +3,15 @@ documented rewards and observations, searches are recorded, user data loads or f
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from agentrl.env.protocol import Env, EnvSpec
-from agentrl.types import StepResult
 from environments.search_qa import SearchQA
 from environments.search_qa.scoring import exact_match, f1_score, normalize_answer
+from tests.fixtures.episodes import play
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +22,6 @@ def tags_spec() -> SearchQA:
 @pytest.fixture(scope="module")
 def tool_spec() -> SearchQA:
     return SearchQA(action_format="tool_call")
-
-
-def play(spec: SearchQA, split: str, index: int, actions: list[str]) -> list[StepResult]:
-    async def episode() -> list[StepResult]:
-        env = spec.make_env()
-        try:
-            results = [await env.reset(spec.task(split, index))]
-            for action in actions:
-                results.append(await env.step(action))
-            return results
-        finally:
-            await env.close()
-
-    return asyncio.run(episode())
 
 
 def tool_call(name: str, **arguments: str) -> str:
@@ -71,7 +56,7 @@ def test_the_oracle_reaches_reward_one_on_every_eval_question(
 ) -> None:
     spec: SearchQA = request.getfixturevalue(spec_name)
     for index in range(spec.num_tasks("eval") or 0):
-        results = play(spec, "eval", index, oracle_actions(spec, "eval", index))
+        results = play(spec, spec.task("eval", index), oracle_actions(spec, "eval", index))
         final = results[-1]
         assert final.done and final.reward == 1.0 and final.info["success"] is True
         assert final.info["metrics"]["em"] == 1.0 and final.info["metrics"]["f1"] == 1.0
@@ -85,9 +70,7 @@ def test_the_oracle_reaches_reward_one_on_every_eval_question(
 
 def test_gold_titles_are_retrieved_and_the_state_key_is_the_retrieved_set(tags_spec: SearchQA) -> None:
     task = tags_spec.task("train", 0)
-    first, *searched = play(
-        tags_spec, "train", 0, [f"<search>{t}</search>" for t in task.payload["supporting_titles"]]
-    )
+    first, *searched = play(tags_spec, task, [f"<search>{t}</search>" for t in task.payload["supporting_titles"]])
     assert first.state_key == f"{task.task_id}:"
     for title, result in zip(task.payload["supporting_titles"], searched):
         assert result.observation.startswith("<information>Doc 1 (Title: ")
@@ -100,7 +83,7 @@ def test_gold_titles_are_retrieved_and_the_state_key_is_the_retrieved_set(tags_s
 def test_a_wrong_answer_scores_zero_with_partial_f1(tags_spec: SearchQA) -> None:
     index = next(i for i in range(150) if len(tags_spec.task("train", i).payload["answers"][0].split()) > 1)
     gold = tags_spec.task("train", index).payload["answers"][0]
-    final = play(tags_spec, "train", index, [f"<answer>{gold.split()[0]} nothing</answer>"])[-1]
+    final = play(tags_spec, tags_spec.task("train", index), [f"<answer>{gold.split()[0]} nothing</answer>"])[-1]
     assert final.done and final.reward == 0.0 and final.info["success"] is False and final.info["metrics"]["em"] == 0.0
     assert 0.0 < final.info["metrics"]["f1"] < 1.0
     assert final.observation == f"wrong: the answer was {gold}"
@@ -133,7 +116,7 @@ def test_a_malformed_reply_is_a_format_failure_and_the_episode_goes_on(
     spec_name: str, reply: str, message: str, request: pytest.FixtureRequest
 ) -> None:
     spec: SearchQA = request.getfixturevalue(spec_name)
-    start, failed, *rest = play(spec, "train", 0, [reply, *oracle_actions(spec, "train", 0)])
+    start, failed, *rest = play(spec, spec.task("train", 0), [reply, *oracle_actions(spec, "train", 0)])
     assert message in failed.observation
     assert failed.reward == pytest.approx(-0.1) and not failed.done
     assert (
@@ -145,7 +128,7 @@ def test_a_malformed_reply_is_a_format_failure_and_the_episode_goes_on(
 def test_searches_past_the_limit_fail_as_tool_calls_not_format_errors() -> None:
     spec = SearchQA(max_searches=1)
     _, first, second = play(
-        spec, "train", 0, ["<search>Ed Wood</search>", "<search>Scott Derrickson</search>"]
+        spec, spec.task("train", 0), ["<search>Ed Wood</search>", "<search>Scott Derrickson</search>"]
     )
     assert first.tool_calls[0].ok
     call = second.tool_calls[0]
@@ -184,9 +167,7 @@ def test_user_data_loads_and_trains_on_its_own_corpus(tmp_path: Path) -> None:
     assert (spec.num_tasks("train"), spec.num_tasks("eval")) == (6, 2)
     task = spec.task("train", 0)
     number = task.payload["answers"][0].split()[-1]
-    _, searched, final = play(
-        spec, "train", 0, [f"<search>book {number}</search>", f"<answer>Writer {number}</answer>"]
-    )
+    _, searched, final = play(spec, task, [f"<search>book {number}</search>", f"<answer>Writer {number}</answer>"])
     assert f"(Title: Book {number})" in searched.observation.split("\n")[0]
     assert final.info["success"] is True
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -11,29 +10,16 @@ from pathlib import Path
 import pytest
 
 from agentrl.env import EnvSpec
-from agentrl.types import StepResult, Task
+from agentrl.types import Task
 from environments.webshop import WebShop
 from environments.webshop.catalogue import SPLITS
+from tests.fixtures.episodes import play
 
 SPEC = WebShop(num_products=1000, seed=0)
 
 
 def tagged(action: str) -> str:
     return f"<think>the goal says so</think><action>{action}</action>"
-
-
-def play(spec: WebShop, task: Task, actions: list[str]) -> list[StepResult]:
-    async def episode() -> list[StepResult]:
-        env = spec.make_env()
-        try:
-            results = [await env.reset(task)]
-            for action in actions:
-                results.append(await env.step(action))
-            return results
-        finally:
-            await env.close()
-
-    return asyncio.run(episode())
 
 
 def expert_actions(spec: WebShop, task: Task, wrap: Callable[[str], str] = tagged) -> list[str]:
