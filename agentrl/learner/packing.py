@@ -163,15 +163,23 @@ def pack_micro_batches(sequences: list[TrainingSequence], token_budget: int, pac
     for sequence in sequences:
         trajectories.setdefault(sequence.trajectory_index, []).append(sequence)
     batches: list[tuple[int, Rows]] = []  # (width, rows)
+    tokens: list[int] = []
+    """Tokens held by each micro-batch: a group that would take one past the budget cannot fit in any
+    layout (rows × width ≥ tokens), so it is skipped without trying a placement."""
     for group in sorted(trajectories.values(), key=lambda group: max(len(s.input_ids) for s in group), reverse=True):
+        size = sum(len(s.input_ids) for s in group)
         for index, (width, rows) in enumerate(batches):
+            if tokens[index] + size > token_budget:
+                continue
             placed = _placed(rows, group, width, packing)
             if len(placed) * width <= token_budget:
                 batches[index] = (width, placed)
+                tokens[index] += size
                 break
         else:
             width = max(len(s.input_ids) for s in group)
             batches.append((width, _placed([], group, width, packing)))
+            tokens.append(size)
     return [rows for _, rows in batches]
 
 
