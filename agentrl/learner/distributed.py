@@ -138,11 +138,8 @@ def gather_full_state(
     named = get_optimizer_state_dict(model, optimizer, options=GATHERED)
     if not named:
         return weights, {}
-    index = {name: i for i, name in enumerate(_optimizer_parameter_names(model, optimizer))}
-    return weights, {
-        "state": {index[name]: state for name, state in named["state"].items()},
-        "param_groups": [group | {"params": [index[name] for name in group["params"]]} for group in named["param_groups"]],
-    }
+    names = _optimizer_parameter_names(model, optimizer)
+    return weights, _renumbered(named, {name: i for i, name in enumerate(names)})
 
 
 def scatter_full_state(
@@ -153,15 +150,20 @@ def scatter_full_state(
     set_model_state_dict(model, weights, options=FROM_RANK0)
     named: dict[str, Any] = {}
     if optimizer_state:
-        # `state_dict()` numbers parameters in the optimizer's order; the distributed API names them.
-        names = _optimizer_parameter_names(model, optimizer)
-        named = {
-            "state": {names[i]: state for i, state in optimizer_state["state"].items()},
-            "param_groups": [
-                group | {"params": [names[i] for i in group["params"]]} for group in optimizer_state["param_groups"]
-            ],
-        }
+        named = _renumbered(optimizer_state, dict(enumerate(_optimizer_parameter_names(model, optimizer))))
     set_optimizer_state_dict(model, optimizer, named, options=FROM_RANK0)
+
+
+def _renumbered(optimizer_state: dict[str, Any], key: dict[Any, Any]) -> dict[str, Any]:
+    """The optimizer state with every parameter key mapped through `key`: `state_dict()` numbers parameters
+    in the optimizer's order, the distributed API names them; this goes either way."""
+    return {
+        "state": {key[parameter]: state for parameter, state in optimizer_state["state"].items()},
+        "param_groups": [
+            group | {"params": [key[parameter] for parameter in group["params"]]}
+            for group in optimizer_state["param_groups"]
+        ],
+    }
 
 
 def _optimizer_parameter_names(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> list[str]:
