@@ -18,6 +18,7 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from agentrl.infra.settings import InfraConfig
 from agentrl.learner.learner import LearnerSettings
+from agentrl.policy.lora import LoraSettings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer", "infra")
@@ -60,6 +61,8 @@ class ModelConfig:
     """`openai` backend: the model name the server serves."""
     api_key_env: str = "OPENAI_API_KEY"
     """`openai` backend: the environment variable holding the API key (unset: no key sent)."""
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    """Train LoRA adapters instead of every weight (agentrl/policy/lora.py, docs/lora.md)."""
 
 
 @dataclass
@@ -292,6 +295,8 @@ def _check_values(config: TrainConfig) -> None:
         raise ConfigError(f"model.backend must be one of hf, openai, vllm, got {config.model.backend!r}")
     if config.model.backend == "openai" and not (config.model.base_url and config.model.served_model):
         raise ConfigError("model.backend=openai needs model.base_url (e.g. http://localhost:8000/v1) and model.served_model")
+    if config.model.lora.enabled and config.learner.fsdp:
+        raise ConfigError("model.lora with learner.fsdp is not built (FSDP shards every weight); use one or the other")
     if config.model.temperature <= 0:
         raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
     if config.model.path is not None and not (Path(config.model.path) / "config.json").is_file():
