@@ -75,7 +75,10 @@ def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec, lead: 
     run_dir.write_config(resolved_yaml)
     model, tokenizer = load_model_and_tokenizer(config.model, spec.vocabulary(), config.trainer.seed)
     if config.model.lora.enabled:
-        model = add_adapters(model, config.model.lora)
+        try:
+            model = add_adapters(model, config.model.lora)
+        except (ImportError, ValueError) as error:  # peft missing, or targets that match no module
+            raise ConfigError(str(error)) from None
     chat = ChatContext(tokenizer, spec.system_prompt, tools=getattr(spec, "tools", None))
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if has_adapters(model):  # the in-process sync sampler shares the module; any other holds base + adapters merged
