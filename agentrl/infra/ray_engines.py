@@ -37,6 +37,7 @@ from ray.actor import ActorHandle
 from transformers import PreTrainedModel
 
 from agentrl.infra.ray_cluster import RayCluster, wait_until_started
+from agentrl.policy.lora import rollout_state_dict
 from agentrl.policy.protocol import Generation, Policy
 
 PolicyBuilder = Callable[[PreTrainedModel], Policy]
@@ -262,7 +263,7 @@ class RayEnginePool:
         """One object-store copy of the CPU state dict, loaded by every engine. An engine that died
         meanwhile is skipped: restarted, it loads `latest` on its next call. A hung engine blocks
         this call, and the caller's timeout (`agentrl.learner.weight_sync`) fails the run."""
-        state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+        state = {name: tensor.detach().cpu() for name, tensor in rollout_state_dict(model).items()}
         self.latest = Broadcast(version, ray.put(state))
         loads = [engine.load_weights.remote(self.latest) for engine in self.engines]
         for load in loads:

@@ -6,6 +6,9 @@ and only then is the directory renamed to `step_NNNNNN`. A kill at any moment le
 
     model.safetensors   weights; tied tensors (embeddings/lm_head) are stored once by safetensors'
                         save_model and re-tied by load_model
+    adapter_model.safetensors, adapter_config.json
+                        instead of model.safetensors with `model.lora`: the LoRA adapters alone, in peft's
+                        format (agentrl/policy/lora.py); the base weights come from the run's model config
     value_head.safetensors  the critic's value head (agentrl/learner/critic.py), only for algorithms
                         with a critic; its moments are in optimizer.pt, which covers both
     optimizer.pt        optimizer.state_dict() (a learner group's gathered whole state, in the same format)
@@ -31,6 +34,8 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_model, save_model
+
+from agentrl.policy.lora import ADAPTER_WEIGHTS, has_adapters, load_adapter, save_adapter
 
 try:
     import numpy
@@ -71,7 +76,10 @@ def save_checkpoint(
         shutil.rmtree(leftover)
     temp = Path(tempfile.mkdtemp(dir=directory, prefix=f"{TEMP_PREFIX}{final.name}-"))
     try:
-        save_model(model, str(temp / "model.safetensors"), force_contiguous=True)
+        if has_adapters(model):
+            save_adapter(model, temp)
+        else:
+            save_model(model, str(temp / "model.safetensors"), force_contiguous=True)
         if value_head is not None:
             save_model(value_head, str(temp / "value_head.safetensors"), force_contiguous=True)
         torch.save(optimizer if isinstance(optimizer, dict) else optimizer.state_dict(), temp / "optimizer.pt")
@@ -123,7 +131,17 @@ def load_checkpoint(
             f"{path} {'holds' if has_value_head else 'has no'} critic value head but the run "
             f"{'has none' if has_value_head else 'needs one'}; resume with the algo the checkpoint was trained with"
         )
-    load_model(model, str(path / "model.safetensors"), strict=True)
+    holds_adapters = (path / ADAPTER_WEIGHTS).is_file()
+    if holds_adapters != has_adapters(model):
+        raise ValueError(
+            f"{path} holds {'LoRA adapters' if holds_adapters else 'full weights'} but the run "
+            f"{'trains every weight' if holds_adapters else 'trains LoRA adapters'}; resume with the "
+            f"model.lora.enabled={str(holds_adapters).lower()} the checkpoint was trained with"
+        )
+    if holds_adapters:
+        load_adapter(model, path)
+    else:
+        load_model(model, str(path / "model.safetensors"), strict=True)
     if value_head is not None:
         load_model(value_head, str(path / "value_head.safetensors"), strict=True)
     if optimizer is not None:

@@ -37,6 +37,7 @@ from agentrl.learner.precision import DTYPES, checkpoint_activations, compute_pr
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
 from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl, ppo_clip_loss
 from agentrl.losses.ratios import RATIO_LEVELS, segment_ids, truncated_discrepancy_weight
+from agentrl.policy.lora import adapters_disabled, has_adapters
 from agentrl.types import Trajectory
 
 
@@ -152,8 +153,11 @@ class Learner:
         self.settings = settings
         self.temperature = temperature
         """The sampler's temperature: log-probs must be of the distribution the tokens were drawn from."""
-        # The KL anchor is the policy as it started; it only exists when the KL term is on.
-        self.reference = self._frozen_copy(model) if settings.kl_coef > 0 else None
+        # The KL anchor is the policy as it started; it only exists when the KL term is on. With LoRA that is
+        # the base the adapters sit on, which never moves: the same module with its adapters off, no copy.
+        self.reference = None
+        if settings.kl_coef > 0:
+            self.reference = adapters_disabled(model) if has_adapters(model) else self._frozen_copy(model)
         if settings.activation_checkpointing:
             checkpoint_activations(model)
         self.group: LearnerGroup | None = None

@@ -37,6 +37,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel
 from transformers.cache_utils import DynamicLayer
 
+from agentrl.policy.lora import rollout_state_dict
 from agentrl.policy.protocol import Generation, check_sampling_settings
 
 
@@ -141,7 +142,7 @@ class HFPolicy:
     def sync_weights(self, model: torch.nn.Module, version: int) -> None:
         with self._generation_lock:
             if model is not self.model:
-                self.model.load_state_dict(model.state_dict())
+                self.model.load_state_dict(rollout_state_dict(model))  # LoRA: merged, base names
             self.version = version
 
     def clear_kv_cache(self) -> None:

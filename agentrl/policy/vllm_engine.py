@@ -25,6 +25,7 @@ import threading
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from agentrl.policy.lora import rollout_state_dict
 from agentrl.policy.protocol import Generation, check_sampling_settings
 from agentrl.policy.vllm_settings import VLLMSettings
 
@@ -98,7 +99,8 @@ class VLLMPolicy:
         return generations
 
     def sync_weights(self, model: torch.nn.Module, version: int) -> None:
-        weights = [(name, tensor.detach()) for name, tensor in model.state_dict().items()]
+        # LoRA: W + (alpha/r)·B·A under the base model's names, what the engine was built from.
+        weights = [(name, tensor.detach()) for name, tensor in rollout_state_dict(model).items()]
         with self._lock:
             # vLLM's in-place reload: checkpoint-format tensors through the model's weight loaders, then
             # the same post-processing (fusing, CPU repacking) the engine applied at start-up.

@@ -19,6 +19,7 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 from agentrl.infra.settings import InfraConfig
 from agentrl.learner.learner import LearnerSettings
 from agentrl.policy.vllm_settings import VLLMSettings
+from agentrl.policy.lora import LoraSettings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer", "infra")
@@ -73,6 +74,8 @@ class ModelConfig:
     `float16` or `float32`. `learner.dtype` is the autocast precision of the learner's passes."""
     vllm: VLLMSettings = field(default_factory=VLLMSettings)
     """`vllm` backend: engine settings (agentrl/policy/vllm_settings.py)."""
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    """Train LoRA adapters instead of every weight (agentrl/policy/lora.py, docs/lora.md)."""
 
     def __post_init__(self) -> None:
         from agentrl.policy.placement import check_placement_names
@@ -315,6 +318,8 @@ def _check_values(config: TrainConfig) -> None:
         raise ConfigError(f"model.backend must be one of hf, openai, vllm, got {config.model.backend!r}")
     if config.model.backend == "openai" and not (config.model.base_url and config.model.served_model):
         raise ConfigError("model.backend=openai needs model.base_url (e.g. http://localhost:8000/v1) and model.served_model")
+    if config.model.lora.enabled and config.learner.fsdp:
+        raise ConfigError("model.lora with learner.fsdp is not built (FSDP shards every weight); use one or the other")
     if config.model.temperature <= 0:
         raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
     from agentrl.policy.placement import this_machine_placement

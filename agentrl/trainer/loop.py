@@ -34,6 +34,7 @@ from agentrl.learner.weight_sync import sync_weights
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.loading import load_model_and_tokenizer
 from agentrl.policy.placement import place_model, this_machine_placement
+from agentrl.policy.lora import add_adapters, has_adapters, merged_model, save_adapter
 from agentrl.rollout.batcher import BatcherStats
 from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits
@@ -76,10 +77,19 @@ def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec, lead: 
     model, tokenizer = load_model_and_tokenizer(config.model, spec.vocabulary(), config.trainer.seed)
     if not config.learner.fsdp:  # first, so that every copy below (async sampler, KL reference) is made there
         place_model(model, this_machine_placement(config.model.device, config.model.dtype))
+    if config.model.lora.enabled:
+        try:
+            model = add_adapters(model, config.model.lora)
+        except (ImportError, ValueError) as error:  # peft missing, or targets that match no module
+            raise ConfigError(str(error)) from None
     chat = ChatContext(tokenizer, spec.system_prompt, tools=getattr(spec, "tools", None))
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    # Async mode samples from its own copy: the learner updates `model` while a rollout runs.
-    sampler = copy.deepcopy(model) if config.rollout.mode == "async" else model
+    if has_adapters(model):  # the in-process sync sampler shares the module; any other holds base + adapters merged
+        in_process = config.infra.name == "local" or config.infra.engines == 0
+        shares_model = config.rollout.mode == "sync" and config.model.backend == "hf" and in_process
+        sampler = model if shares_model else merged_model(model)
+    else:  # async mode samples from its own copy: the learner updates `model` while a rollout runs
+        sampler = copy.deepcopy(model) if config.rollout.mode == "async" else model
     if lead is not None:  # the followers start from these weights; the sampler is whole, the learner's sharded
         sampler = lead.start(model, spec.vocabulary(), pad_token_id)
     learner = Learner(
@@ -291,6 +301,10 @@ def train(config: TrainConfig, resolved_yaml: str, lead: GroupLead | None = None
             writers.log(run.step, metrics)
             reporter.report(run.step, metrics)
     final_dir = run.run_dir.path / "final"
-    run.full_model.save_pretrained(final_dir)
+    if has_adapters(run.full_model):  # `final/` is a plain merged model for model=hf; the adapters beside it
+        merged_model(run.full_model).save_pretrained(final_dir)
+        save_adapter(run.full_model, run.run_dir.path / "final_adapter")
+    else:
+        run.full_model.save_pretrained(final_dir)
     run.chat.tokenizer.save_pretrained(final_dir)
     return run

