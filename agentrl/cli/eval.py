@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agentrl.env.registry import EnvLoadError, EnvParamsError, UnknownEnvError
+from agentrl.policy.packaged import PackagedModelMissing
 from agentrl.store.trajectory_json import write_text_atomic
 from agentrl.trainer.config import ConfigError, load_config
 from agentrl.types import Trajectory
@@ -152,7 +153,7 @@ def main(argv: list[str]) -> int:
             options["out"] or Path(config.trainer.runs_dir) / f"eval-{config.env.name}-{options['split']}"
         )
         summary = run_eval(overrides, options["split"], tasks, episodes, out, greedy)
-    except (ConfigError, UnknownEnvError, EnvLoadError, EnvParamsError, ValueError) as error:
+    except (ConfigError, UnknownEnvError, EnvLoadError, EnvParamsError, PackagedModelMissing, ValueError) as error:
         console.print(f"[red]agentrl eval:[/red] {error}", highlight=False)
         return 2
     output = Console()
@@ -211,7 +212,7 @@ def run_eval(
     run.chat.tokenizer.save_pretrained(out / "tokenizer")
     summary = {
         "split": split,
-        "model": config.model.path or "tiny (random init)",
+        "model": config.model.path or config.model.packaged or "tiny (random init)",
         "decoding": "greedy" if greedy else f"sampled at temperature {config.model.temperature}",
         "wall_s": round(time.monotonic() - started, 1),
         "pass_at_k": pass_at_k_values(trajectories, episodes),

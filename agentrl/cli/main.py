@@ -12,6 +12,7 @@ COMMANDS = {
     "replay": "agentrl.cli.replay",
     "eval": "agentrl.cli.eval",
     "plot": "agentrl.cli.plot",
+    "convert": "agentrl.cli.convert",
 }
 
 
