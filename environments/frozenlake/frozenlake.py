@@ -42,7 +42,8 @@ SYSTEM_PROMPT = (
 streams never see it (a one-token policy answers with the bare word, which parses too)."""
 TURN_REMINDER = "Which move: left, down, right or up? Answer like <action>down</action>."
 """Ends every observation under `prompt="instruct"`. Measured on SmolLM2-135M-Instruct: with the grid
-alone it copies the grid back; with this line last it answers in the format."""
+alone it copies the grid back; labelled "Current grid:" and with this line last, it answers in the
+format."""
 
 
 def render_grid(env: gym.Env, observation: int) -> str:
@@ -56,7 +57,7 @@ def render_grid(env: gym.Env, observation: int) -> str:
 
 def render_with_reminder(env: gym.Env, observation: int) -> str:
     """The grid, then the moves and the reply format (`prompt="instruct"`, for small chat models)."""
-    return f"{render_grid(env, observation)}\n{TURN_REMINDER}"
+    return f"Current grid: {render_grid(env, observation)}\n{TURN_REMINDER}"
 
 
 def map_seed(seed: int, split: str, index: int, attempt: int = 0) -> int:
