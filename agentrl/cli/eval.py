@@ -1,7 +1,9 @@
-"""`agentrl eval env=<name> model=<tiny|hf|RUN_DIR|HF_DIR> [split=eval] [tasks=64] [episodes=1] [out=DIR] [key=value ...]`
+"""`agentrl eval env=<name> model=<tiny|hf|RUN_DIR|HF_DIR> [split=eval] [tasks=64] [episodes=1] [greedy=false] [out=DIR] [key=value ...]`
 
 Runs the policy without training: the same sampled episodes as in-training evaluation (same seeds),
-written as `DIR/trajectories/step_000000.jsonl` (so `agentrl replay DIR` shows them) with a summary in
+`episodes` per task at `model.temperature`, or one greedy (most likely token) episode per task with
+`greedy=true` (hf backend). The summary has success, the format-failure share of turns, mean turns
+and pass@k for k = 1, 2, 4, ... up to `episodes` (the unbiased estimator of Chen et al. 2021). Written as `DIR/trajectories/step_000000.jsonl` (so `agentrl replay DIR` shows them) with a summary in
 `DIR/eval_summary.json`. `model=runs/<name>` evaluates that run's `final/` model; any other directory
 with a `config.json` is loaded as a Hugging Face checkpoint. The rest are `agentrl train` overrides.
 """
@@ -12,6 +14,7 @@ import json
 import re
 import statistics
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from agentrl.store.trajectory_json import write_text_atomic
 from agentrl.trainer.config import ConfigError, load_config
 from agentrl.types import Trajectory
 
-EVAL_KEYS = {"split": "eval", "tasks": "64", "episodes": "1", "out": ""}
+EVAL_KEYS = {"split": "eval", "tasks": "64", "episodes": "1", "greedy": "false", "out": ""}
 TRAILING_INDEX = re.compile(r"[-_:]?\d+$")
 
 
@@ -140,25 +143,43 @@ def main(argv: list[str]) -> int:
         tasks, episodes = int(options["tasks"]), int(options["episodes"])
         if tasks < 1 or episodes < 1:
             raise ConfigError(f"tasks={tasks} and episodes={episodes} must be positive")
+        if options["greedy"] not in ("true", "false"):
+            raise ConfigError(f"greedy={options['greedy']!r}: choose true or false")
+        greedy = options["greedy"] == "true"
+        if greedy and episodes != 1:
+            raise ConfigError(f"greedy=true gives the same episode every time: use episodes=1, not {episodes}")
         config, _ = load_config(overrides)
         out = Path(
             options["out"] or Path(config.trainer.runs_dir) / f"eval-{config.env.name}-{options['split']}"
         )
-        summary = run_eval(overrides, options["split"], tasks, episodes, out)
+        summary = run_eval(overrides, options["split"], tasks, episodes, out, greedy)
     except (ConfigError, UnknownEnvError, EnvLoadError, EnvParamsError, PackagedModelMissing, ValueError) as error:
         console.print(f"[red]agentrl eval:[/red] {error}", highlight=False)
         return 2
     output = Console()
     (output if output.is_terminal else Console(width=160)).print(summary_table(summary))
+    passes = ", ".join(f"pass@{k} {value:.3f}" for k, value in summary["pass_at_k"].items())
+    output.print(f"{summary['decoding']}, {episodes} episode(s) per task: {passes}", highlight=False)
     console.print(
         f"trajectories and eval_summary.json in {out} (view them: agentrl replay {out})", highlight=False
     )
     return 0
 
 
-def run_eval(overrides: list[str], split: str, tasks: int, episodes: int, out: Path) -> dict[str, Any]:
+def pass_at_k_values(trajectories: list[Trajectory], episodes: int) -> dict[str, float]:
+    """pass@k for k = 1, 2, 4, ... and `episodes` itself (the most a task's attempts allow)."""
+    from agentrl.trainer.evaluate import mean_pass_at_k
+
+    ks = sorted({2**power for power in range(episodes.bit_length()) if 2**power <= episodes} | {episodes})
+    return {str(k): mean_pass_at_k(trajectories, k) for k in ks}
+
+
+def run_eval(
+    overrides: list[str], split: str, tasks: int, episodes: int, out: Path, greedy: bool = False
+) -> dict[str, Any]:
     """Build the policy as `agentrl train` would (no update is ever made), sample, write, summarise."""
     from agentrl.infra import releasing
+    from agentrl.policy.hf import HFPolicy
     from agentrl.trainer.evaluate import eval_episodes
     from agentrl.trainer.loop import build_run
 
@@ -169,6 +190,11 @@ def run_eval(overrides: list[str], split: str, tasks: int, episodes: int, out: P
     run = build_run(config, resolved)
     if split not in ("train", "eval"):
         raise ConfigError(f"split={split!r}: choose train or eval")
+    if greedy:
+        if not isinstance(run.policy, HFPolicy):
+            raise ConfigError(f"greedy=true needs model.backend=hf, not {config.model.backend}")
+        run.policy.greedy = True
+    started = time.monotonic()
     with releasing(run.spec):
         trajectories = eval_episodes(
             run.spec,
@@ -184,8 +210,13 @@ def run_eval(overrides: list[str], split: str, tasks: int, episodes: int, out: P
         )
     run.run_dir.write_step_trajectories(0, trajectories)
     run.chat.tokenizer.save_pretrained(out / "tokenizer")
-    model = config.model.path or config.model.packaged or "tiny (random init)"
-    summary = {"split": split, "model": model} | summarise(trajectories)
+    summary = {
+        "split": split,
+        "model": config.model.path or config.model.packaged or "tiny (random init)",
+        "decoding": "greedy" if greedy else f"sampled at temperature {config.model.temperature}",
+        "wall_s": round(time.monotonic() - started, 1),
+        "pass_at_k": pass_at_k_values(trajectories, episodes),
+    } | summarise(trajectories)
     write_text_atomic(out / "eval_summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -18,23 +18,20 @@ Conventions every agentrl environment follows, and this adapter implements:
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
 
+from agentrl.env.tagged_actions import match_choice, parse_reply
 from agentrl.types import StepResult, Task
-
-_ACTION_TAG = re.compile(r"^<action>\s*(.*?)\s*</action>$", re.IGNORECASE | re.DOTALL)
 
 
 def parse_action_word(text: str, words: Sequence[str]) -> str | None:
-    """The action word in `text` (case-insensitive, whitespace and an `<action>` wrapper allowed), else None."""
-    stripped = text.strip()
-    tagged = _ACTION_TAG.match(stripped)
-    word = (tagged.group(1) if tagged else stripped).strip().lower()
-    return word if word in words else None
+    """The action word of `text`, else None: the last `<action>` block or the bare reply, read as
+    `agentrl.env.tagged_actions` reads every environment's replies (case, spacing, quotes aside)."""
+    answer = parse_reply(text, allow_bare=True)
+    return None if answer is None else match_choice(answer, words)
 
 
 def ansi_render(env: gym.Env, observation: int) -> str:
@@ -138,4 +135,7 @@ class GymnasiumEnv:
     def _default_format_error(self, action: str) -> str:
         shown = action.strip()
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        return f"invalid action {shown!r}: reply with one word, one of: {', '.join(self._action_words)}"
+        return (
+            f"invalid action {shown!r}: answer with one of {', '.join(self._action_words)}, "
+            f"inside <action>...</action> or alone, e.g. <action>{self._action_words[0]}</action>"
+        )

@@ -1,37 +1,59 @@
-"""Reading the action out of a `<think>...</think><action>...</action>` reply.
+"""Reading the action out of a `<think>...</think><action>...</action>` reply, leniently.
 
-The GiGPO paper's WebShop and ALFWorld prompts ask the model to reason inside `<think>` tags and to
-answer inside `<action>` tags. Environments that use that prompt read the answer with
-`parse_tagged_action`, so every environment judges a malformed reply the same way: `None` means the
-reply is a format failure (the environment then sets `info["failure"] = "format"`).
+The GiGPO paper's WebShop and ALFWorld prompts (and this framework's frozenlake and textarena
+instruct prompts) ask the model to reason inside `<think>` tags and to answer inside `<action>` tags.
+Every environment reads the answer with `parse_tagged_action`, so all of them judge a reply the same
+way: `None` means the reply is a format failure (the environment then sets
+`info["failure"] = "format"` and shows `FORMAT_HINT`).
+
+Lenient where upstream is (verl-agent's projections lower-case the reply and cut out the tagged
+block; small instruct models often restate their plan, so the *last* block is the decision): tags
+in any case, the last complete `<action>...</action>` block wins, and whitespace, quotes and
+sentence punctuation around the action are dropped. Brackets stay: they are part of `click[x]`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-_ACTION_BLOCK = re.compile(r"<action>(.*?)</action>", re.DOTALL)
-_TAGS = ("<think>", "</think>", "<action>", "</action>")
+_ACTION_BLOCK = re.compile(r"<action>(.*?)</action>", re.DOTALL | re.IGNORECASE)
+_OPEN_ACTION = re.compile(r"<action>", re.IGNORECASE)
+_ANY_TAG = re.compile(r"</?(think|action)>", re.IGNORECASE)
+_SURROUNDING = " \t\r\n\"'`*.,;:!?"
+FORMAT_HINT = "reply with your reasoning in <think>...</think>, then one action in <action>...</action>"
 
 
 def parse_tagged_action(text: str) -> str | None:
-    """The stripped content of the one `<action>` block of `text`, or `None` when it is malformed.
+    """The stripped content of the last `<action>` block of `text`, or `None` when there is none.
 
-    Malformed means: no `<action>...</action>` block, more than one (the answer would be ambiguous),
-    an empty block, a tag nested inside the block, or an action written inside a `<think>` that was
-    never closed before it. Reasoning in `<think>...</think>` before the block is expected; text
-    outside the tags is ignored, as the paper's parser ignores it.
+    `None` also when that block is empty (after stripping) or holds another tag. Text outside the
+    blocks, including an unclosed `<think>`, is ignored.
     """
-    blocks = list(_ACTION_BLOCK.finditer(text))
-    if len(blocks) != 1:
+    blocks = _ACTION_BLOCK.findall(text)
+    if not blocks:
         return None
-    block = blocks[0]
-    content = block.group(1).strip()
-    if not content or any(tag in content for tag in _TAGS):
-        return None
-    before = text[: block.start()]
-    if before.count("<think>") != before.count("</think>"):
-        return None
-    if "<action>" in text[block.end() :]:
+    content = blocks[-1].strip(_SURROUNDING)
+    if not content or _ANY_TAG.search(content):
         return None
     return content
+
+
+def parse_reply(text: str, allow_bare: bool) -> str | None:
+    """The tagged action; else, with `allow_bare` and no `<action>` tag at all in `text`, the whole
+    reply without surrounding whitespace (possibly empty), for policies that answer with the action alone
+    (`model=tiny` acts in one token and cannot write tags)."""
+    if not allow_bare or _OPEN_ACTION.search(text):
+        return parse_tagged_action(text)
+    return text.strip()
+
+
+def match_choice(answer: str, choices: Sequence[str]) -> str | None:
+    """The choice `answer` names, case and spacing aside ('Go to  Desk 1' is 'go to desk 1'), else None."""
+    wanted = normalise(answer)
+    return next((choice for choice in choices if normalise(choice) == wanted), None)
+
+
+def normalise(text: str) -> str:
+    """Lower case, single spaces."""
+    return " ".join(text.split()).lower()

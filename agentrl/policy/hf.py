@@ -107,6 +107,7 @@ class HFPolicy:
         max_new_tokens: int,
         temperature: float = 1.0,
         reuse_kv_cache: bool = True,
+        greedy: bool = False,
     ) -> None:
         check_sampling_settings(temperature, max_new_tokens)
         self.model = model
@@ -116,6 +117,9 @@ class HFPolicy:
         self.temperature = temperature
         self.version = 0
         self.reuse_kv_cache = reuse_kv_cache
+        self.greedy = greedy
+        """Take the most likely token instead of sampling (`agentrl eval greedy=true`); the log-probs
+        returned are still those of the tempered distribution, so never train on greedy samples."""
         # Generation runs in a worker thread while episodes end (and release) on the event loop.
         self._cache_lock = threading.Lock()
         # Held for a whole generation call; a weight sync waits for it (async training).
@@ -275,7 +279,11 @@ class HFPolicy:
             for row in range(batch):
                 if stopped[row]:
                     continue
-                token = int(torch.multinomial(step_logprobs[row].exp(), 1, generator=generators[row]))
+                token = (
+                    int(step_logprobs[row].argmax())
+                    if self.greedy
+                    else int(torch.multinomial(step_logprobs[row].exp(), 1, generator=generators[row]))
+                )
                 next_tokens[row] = token
                 sampled[row].append(token)
                 logprobs[row].append(float(step_logprobs[row, token]))

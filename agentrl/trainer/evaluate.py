@@ -8,7 +8,9 @@ every run records its own random-policy baseline.
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
+from collections import defaultdict
 from dataclasses import replace
 
 from agentrl.env.protocol import EnvSpec
@@ -46,3 +48,26 @@ def eval_episodes(
         collect_groups(spec, env_name, tasks, chat, policy, settings, seed + EVAL_SEED_OFFSET, step)
     )
     return trajectories
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """The chance that at least one of `k` samples drawn without replacement from `n` attempts, `c`
+    of them successful, succeeds: `1 - C(n-c, k) / C(n, k)`, the unbiased estimator of Chen et al.
+    (2021, "Evaluating Large Language Models Trained on Code"), for `1 <= k <= n`."""
+    if not 0 <= c <= n:
+        raise ValueError(f"successes c={c} must be between 0 and the attempts n={n}")
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} must be between 1 and the attempts per task n={n}: sample more episodes")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def mean_pass_at_k(trajectories: list[Trajectory], k: int) -> float:
+    """`pass_at_k` averaged over tasks (episodes grouped by `task_id`, each task its own `n`)."""
+    successes: dict[str, list[bool]] = defaultdict(list)
+    for trajectory in trajectories:
+        successes[trajectory.task_id].append(trajectory.success)
+    if not successes:
+        raise ValueError("no trajectories to score")
+    return statistics.fmean(pass_at_k(len(tries), sum(tries), k) for tries in successes.values())

@@ -27,7 +27,7 @@ from pathlib import Path
 from alfworld.gen.constants import OBJECTS
 
 from agentrl.env.history_prompt import INSTRUCTION, render_history_prompt
-from agentrl.env.tagged_actions import parse_tagged_action
+from agentrl.env.tagged_actions import normalise, parse_reply
 from agentrl.infra.node_resources import shared_per_node
 from agentrl.types import StepResult, Task
 from environments.alfworld.data import TASK_TYPES, GameRef, default_data_dir, ensure_games, list_games
@@ -40,8 +40,12 @@ TASK_SPLITS = ("train", "eval", *EVAL_SPLITS)
 
 SYSTEM_PROMPT = (
     "You are an expert agent operating in the ALFRED embodied environment, a household simulated as "
-    "text. Complete the task by choosing, at every step, one of the admissible actions."
+    "text. Complete the task by choosing, at every step, one of the admissible actions listed for "
+    "that step, copied exactly. Reply with your reasoning inside <think> </think>, then the one "
+    "action inside <action> </action>. Example reply:\n"
+    "<think>The task needs a mug, and mugs are often in the cabinets.</think><action>go to cabinet 1</action>"
 )
+"""Read by chat models only (`model=tiny`'s chat template leaves system messages out)."""
 
 COMMAND_WORDS = (
     "go to take from move put in on open close examine use heat cool clean slice with inventory look help"
@@ -52,9 +56,8 @@ PLAIN_WORDS = "Your task is to: Invalid action: choose one of the admissible act
 MAX_INSTANCE_NUMBER = 60
 
 
-def normalise_command(text: str) -> str:
-    """Case and spacing do not matter: 'Go to  desk 1' is 'go to desk 1'."""
-    return " ".join(text.split()).lower()
+normalise_command = normalise
+"""Case and spacing do not matter: 'Go to  desk 1' is 'go to desk 1'."""
 
 
 class ALFWorld:
@@ -184,8 +187,8 @@ class ALFWorldEpisode:
         if self.lease is None or self.view is None:
             raise RuntimeError("step() before reset(): the framework calls reset(task) first")
         self.turns += 1
-        reply = parse_tagged_action(action) if self.spec.prompt == "gigpo" else action
-        command = normalise_command(reply) if reply is not None else None
+        reply = parse_reply(action, allow_bare=self.spec.prompt == "plain")
+        command = normalise(reply) if reply is not None else None
         if command is None or command not in self.view.admissible_commands:
             problem = "no <action>...</action> block" if command is None else f"{command!r} is not admissible"
             return self._result(

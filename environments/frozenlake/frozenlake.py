@@ -1,6 +1,7 @@
 """FrozenLake as text: the CPU learning demo (see docs and `specs/CPU-LEARNING.md`).
 
-The observation is the grid and nothing else, one word per cell, rows joined by `|`, the agent's
+The observation is the grid and nothing else (`prompt="grid"`; `prompt="instruct"` adds a line with
+the moves and the reply format, for small chat models), one word per cell, rows joined by `|`, the agent's
 cell shown as `@`: `@ F F F | H H F F | F H H F | H F F G`. Every word of every observation is in
 `vocabulary()`, so `model=tiny` can learn from scratch with a 10-word tokenizer. Maps are seeded
 random maps (`generate_random_map`); a task names one map, so the episodes of a group share it and
@@ -26,12 +27,23 @@ AGENT = "@"
 ROW_SEPARATOR = "|"
 VOCABULARY = ("S", "F", "H", "G", AGENT, ROW_SEPARATOR, *ACTIONS)
 SPLITS = ("train", "eval")
+PROMPTS = ("grid", "instruct")
 
 SYSTEM_PROMPT = (
-    "You walk on a frozen lake drawn as a grid, rows separated by '|': S is the start, F frozen ice, "
-    "H a hole, G the goal, and @ is where you stand. Reach G without stepping into a hole. "
-    "Each turn, reply with exactly one word: left, down, right or up."
+    "You walk on a frozen lake drawn as a grid of cells, rows separated by '|' and listed from the top "
+    "row down: S is the start, F frozen ice, H a hole, G the goal, and @ is where you stand. Reach G "
+    "without stepping into a hole; walking off the edge leaves you where you are.\n"
+    "Each turn you see the grid and choose one move: left, down, right or up. First think briefly "
+    "inside <think> </think> about where @ is and which move brings it closer to G, then give the move "
+    "inside <action> </action>. Example reply:\n"
+    "<think>@ is in the top row and G is below it; the cell below is F.</think><action>down</action>"
 )
+"""Read by chat models only: `model=tiny`'s chat template leaves system messages out, so its token
+streams never see it (a one-token policy answers with the bare word, which parses too)."""
+TURN_REMINDER = "Which move: left, down, right or up? Answer like <action>down</action>."
+"""Ends every observation under `prompt="instruct"`. Measured on SmolLM2-135M-Instruct: with the grid
+alone it copies the grid back; labelled "Current grid:" and with this line last, it answers in the
+format."""
 
 
 def render_grid(env: gym.Env, observation: int) -> str:
@@ -41,6 +53,11 @@ def render_grid(env: gym.Env, observation: int) -> str:
     rows = [[cell.decode() for cell in row] for row in desc]
     rows[observation // n_cols][observation % n_cols] = AGENT
     return f" {ROW_SEPARATOR} ".join(" ".join(row) for row in rows)
+
+
+def render_with_reminder(env: gym.Env, observation: int) -> str:
+    """The grid, then the moves and the reply format (`prompt="instruct"`, for small chat models)."""
+    return f"Current grid: {render_grid(env, observation)}\n{TURN_REMINDER}"
 
 
 def map_seed(seed: int, split: str, index: int, attempt: int = 0) -> int:
@@ -66,7 +83,13 @@ class FrozenLake:
         invalid_action_penalty: float = 0.1,
         num_maps: int | None = None,
         seed: int = 0,
+        prompt: str = "grid",
     ) -> None:
+        if prompt not in PROMPTS:
+            raise ValueError(
+                f"unknown prompt {prompt!r}; frozenlake has: grid (the grid alone, inside model=tiny's "
+                "vocabulary) and instruct (the grid, then which moves there are and the reply format)"
+            )
         if size < 2:
             raise ValueError(f"size must be at least 2 (a start and a goal), got {size}")
         if not 0.0 < p_frozen <= 1.0:
@@ -86,6 +109,7 @@ class FrozenLake:
         self.invalid_action_penalty = invalid_action_penalty
         self.num_maps = num_maps
         self.seed = seed
+        self.prompt = prompt
         self.system_prompt = SYSTEM_PROMPT
 
     def task(self, split: str, index: int) -> Task:
@@ -109,11 +133,12 @@ class FrozenLake:
         return GymnasiumEnv(
             make_env=lambda task: FrozenLakeEnv(desc=list(task.payload["map"]), is_slippery=self.is_slippery),
             action_words=ACTIONS,
-            render=render_grid,
+            render=render_grid if self.prompt == "grid" else render_with_reminder,
             state_id=lambda task: task.task_id,
             invalid_action_penalty=self.invalid_action_penalty,
-            # The reminder is the list of valid words: it stays inside vocabulary() for model=tiny.
-            format_error=lambda action: " ".join(ACTIONS),
+            # Under the grid prompt the reminder is the list of valid words: it stays inside
+            # vocabulary() for model=tiny. The instruct prompt shows the plain-English error.
+            format_error=(lambda action: " ".join(ACTIONS)) if self.prompt == "grid" else None,
         )
 
     def vocabulary(self) -> Sequence[str]:

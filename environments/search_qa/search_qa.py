@@ -43,7 +43,7 @@ from environments.search_qa.data import (
 from environments.search_qa.scoring import exact_match, f1_score
 
 ACTION_FORMATS = ("tags", "tool_call")
-_TAG = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
+_TAG = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
 
 
 def answer(text: str) -> None:
@@ -139,7 +139,7 @@ class SearchQAEnv:
         match = _TAG.search(action)
         if match is None:
             return self._format_failure("no <search>query</search> or <answer>text</answer> in the reply")
-        verb, argument = match.group(1), match.group(2).strip()
+        verb, argument = match.group(1).lower(), match.group(2).strip()
         if not argument:
             return self._format_failure(f"empty <{verb}></{verb}>")
         if verb == "answer":
@@ -238,7 +238,9 @@ class SearchQA:
                 "Answer the question. You may think inside <think>...</think>. To search a Wikipedia corpus, "
                 f"write <search>query</search>: the top {top_k} passages come back inside "
                 f"<information>...</information>. You may search up to {max_searches} times. When you know the "
-                "answer, write it inside <answer>...</answer>, as short as possible, e.g. <answer>Paris</answer>."
+                "answer, write it inside <answer>...</answer>, as short as possible, e.g. <answer>Paris</answer>. "
+                "Write one <search> or one <answer> per reply. Example reply: <think>I need to know where "
+                "the Eiffel Tower is.</think><search>Eiffel Tower location</search>"
             )
         return (
             f"Answer the question. Use the search tool to find Wikipedia passages (top {top_k} per search, up to "

@@ -1,6 +1,8 @@
 """One textarena game as an agentrl `Env`: the agent plays one player, a scripted opponent the other.
 
-Per turn the agent's text goes to the game as its move (registered action wrappers add the `[...]`
+Per turn the agent's text goes to the game as its move, or only the content of its last
+`<action>...</action>` block when it has one (`agentrl.env.tagged_actions`; reasoning before it
+would otherwise be read as moves by games that search the reply for `[...]`). Registered action wrappers add the `[...]`
 brackets when they are missing, as under `textarena.make`). The observation is what the game said to
 the agent since its last move: board, game messages and, in two-player games, the opponent's move.
 
@@ -24,6 +26,7 @@ from typing import Any
 
 import textarena as ta
 
+from agentrl.env.tagged_actions import parse_tagged_action
 from agentrl.types import StepResult, Task
 from environments.textarena.games import UNLIMITED_ERRORS, GameRunner, build_game
 from environments.textarena.opponent import scripted_move
@@ -56,7 +59,9 @@ class TextArenaEnv:
             raise RuntimeError("step() before reset(): call reset(task) first")
         if self._finished:
             raise RuntimeError("step() after the episode ended; reset(task) to start another")
-        return await asyncio.to_thread(self._runner.call, self._play, action)
+        tagged = parse_tagged_action(action)
+        move = action if tagged is None else tagged
+        return await asyncio.to_thread(self._runner.call, self._play, move)
 
     async def close(self) -> None:
         self._game = None

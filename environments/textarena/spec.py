@@ -12,8 +12,10 @@ from environments.textarena.games import player_count
 SPLITS = ("train", "eval")
 
 SYSTEM_PROMPT = (
-    "You are playing a text game. The first message gives its rules. Each turn, reply with one move "
-    "in the format the rules ask for, usually in square brackets, for example [A C]."
+    "You are playing a text game. The first message gives its rules and the board. Each turn, think "
+    "briefly inside <think> </think>, then write one move inside <action> </action>, in the format "
+    "the rules ask for, usually in square brackets. Example reply:\n"
+    "<think>The smallest disk is on tower A and tower C is empty.</think><action>[A C]</action>"
 )
 
 

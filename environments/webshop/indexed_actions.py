@@ -27,7 +27,9 @@ from environments.webshop.site import (
     Session,
 )
 
-_NUMBER = re.compile(r"^\[?(\d+)\]?$")
+_NUMBER = re.compile(r"^\[?(\d+)\]?(?:\s.*)?$", re.DOTALL)
+"""A listed number, bracketed or not; what follows it after a space (the action it names, copied
+from the list) is ignored."""
 
 
 def search_queries(instruction: str) -> list[str]:
@@ -50,7 +52,8 @@ def numbered(actions: Sequence[str]) -> list[str]:
 
 
 def resolve(answer: str, actions: Sequence[str]) -> str:
-    """The admissible action that `answer` (a number from the list) names; `InvalidAction` otherwise."""
+    """The admissible action that `answer` (a number from the list, e.g. `3`, `[3]` or
+    `[3] click[buy now]`) names; `InvalidAction` otherwise."""
     match = _NUMBER.match(answer.strip())
     if match is None or not 1 <= int(match.group(1)) <= len(actions):
         raise InvalidAction(

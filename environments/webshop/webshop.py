@@ -14,12 +14,13 @@ reward; `info["score"]` is that reward, and WebShop's published score is 100 × 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from functools import cached_property, partial
 from pathlib import Path
 
 from agentrl.env.history_prompt import INSTRUCTION, render_history_prompt
-from agentrl.env.tagged_actions import parse_tagged_action
+from agentrl.env.tagged_actions import FORMAT_HINT, parse_reply
 from agentrl.infra.node_resources import shared_per_node
 from agentrl.types import StepResult, Task
 from environments.webshop.catalogue import (
@@ -34,11 +35,22 @@ from environments.webshop.indexed_actions import index_words, listed_actions, nu
 from environments.webshop.site import InvalidAction, Session
 
 PROMPTS = ("gigpo", "plain")
+_VERB = re.compile(r"^(search|click)\s*\[", re.IGNORECASE)
+"""`Search [x]` is `search[x]`: the site's parser wants the verb as written in the list."""
 ACTION_FORMATS = ("text", "index")
 SYSTEM_PROMPT = (
     "You are an expert autonomous agent shopping on the WebShop site. Find the product the "
     "instruction describes, choose its options and buy it with click[buy now]. Actions: "
-    "search[keywords] on the search page, click[x] for a clickable x on the page."
+    "search[keywords] on the search page, click[x] for a clickable x on the page; every turn "
+    "lists the admissible actions. Reply with your reasoning inside <think> </think>, then exactly "
+    "one action inside <action> </action>. Example reply:\n"
+    "<think>I am on the search page, so I search for the product.</think>"
+    "<action>search[red running shoes]</action>"
+)
+"""Read by chat models only (`model=tiny`'s chat template leaves system messages out)."""
+INDEX_PROMPT = (
+    " Here the admissible actions are numbered: inside <action> </action> write only the number of "
+    "the one you choose, e.g. <action>2</action>."
 )
 SITE_WORDS = (
     "WebShop [SEP] Instruction: Search Back to Search Page Total results: Next > < Prev Price: "
@@ -91,7 +103,7 @@ class WebShop:
         self.max_turns = max_turns
         self.invalid_action_penalty = invalid_action_penalty
         self.action_format = action_format
-        self.system_prompt = SYSTEM_PROMPT
+        self.system_prompt = SYSTEM_PROMPT + (INDEX_PROMPT if action_format == "index" else "")
 
     @cached_property
     def catalogue(self) -> Catalogue:
@@ -187,21 +199,20 @@ class WebShopEpisode:
     def _parse(self, reply: str) -> str:
         """The site action the reply names; `InvalidAction` when it names none.
 
-        In index mode a bare number is read as is, under either prompt: a one-token policy such as
-        `model=tiny` cannot write the `<action>` tags around it.
+        Read with `agentrl.env.tagged_actions` (the last `<action>` block; tags in any case). In
+        index mode, and under the plain prompt, a bare answer is read as is: a one-token policy
+        such as `model=tiny` cannot write the tags around it.
         """
         if self.spec.action_format == "index":
-            answer = parse_tagged_action(reply) if "<action>" in reply else reply.strip()
+            answer = parse_reply(reply, allow_bare=True)
             if answer is None:
                 raise InvalidAction("no single <action>...</action> block holding a number")
             assert self.session is not None
             return resolve(answer, listed_actions(self.session))
-        if self.spec.prompt == "plain":
-            return reply.strip()
-        parsed = parse_tagged_action(reply)
-        if parsed is None:
-            raise InvalidAction("no <action>...</action> block (think in <think></think> first)")
-        return parsed
+        answer = parse_reply(reply, allow_bare=self.spec.prompt == "plain")
+        if answer is None:
+            raise InvalidAction(f"no <action>...</action> block; {FORMAT_HINT}")
+        return _VERB.sub(lambda match: f"{match.group(1).lower()}[", answer, count=1)
 
     def _state_key(self) -> str:
         assert self.session is not None

@@ -100,7 +100,17 @@ def test_penalty_is_configurable_and_the_episode_goes_on() -> None:
     assert results[-1].reward == 1.0 and results[-1].info["success"] is True
 
 
-@pytest.mark.parametrize("spelling", ["down", "  DOWN\n", "<action>down</action>", "<ACTION> Down </ACTION>"])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "down",
+        "  DOWN\n",
+        "<action>down</action>",
+        "<ACTION> Down </ACTION>",
+        "<think>G is below me.</think>\n<action>down.</action>",
+        "<think>left?</think><action>left</action> no: <action>'down'</action>",  # the last block wins
+    ],
+)
 def test_action_spellings_accepted(spelling: str) -> None:
     assert parse_action_word(spelling, ACTIONS) == "down"
 
@@ -201,9 +211,41 @@ def test_the_adapter_serves_other_gymnasium_envs() -> None:
     assert "x" in reset.observation and up.reward == -1.0
     assert wait.info["failure"] == "format" and wait.state_key == "cliff:25"
     assert wait.observation.startswith(
-        "invalid action 'wait': reply with one word, one of: up, right, down, left"
+        "invalid action 'wait': answer with one of up, right, down, left, inside <action>...</action> "
+        "or alone, e.g. <action>up</action>"
     )
 
     wrong = GymnasiumEnv(make_env=lambda task: gym.make("CliffWalking-v1"), action_words=["up", "down"])
     with pytest.raises(ValueError, match="give exactly one word per discrete action"):
         asyncio.run(wrong.reset(Task(task_id="cliff", seed=0)))
+
+
+def test_instruct_prompt_states_the_task_the_format_and_the_moves() -> None:
+    spec = FrozenLake(prompt="instruct")
+    assert spec.system_prompt == FrozenLake().system_prompt
+    assert "<think>" in spec.system_prompt and "<action>down</action>" in spec.system_prompt
+    assert all(word in spec.system_prompt for word in ("S is the start", "H a hole", "G the goal", "@"))
+    task = spec.task("eval", 0)
+    path = shortest_path(task.payload["map"], "G")
+    assert path is not None
+    replies = ["I will go down.", "<action>jump</action>", "<action>down", *(f"<action>{m}</action>" for m in path)]
+    results = play(spec, task, replies)
+    first, *moves = results
+    assert first.observation.startswith("Current grid: ") and first.observation.endswith(
+        "Which move: left, down, right or up? Answer like <action>down</action>."
+    )
+    for malformed in moves[:3]:  # never a crash: a format failure that says what to write
+        assert malformed.info["failure"] == "format" and malformed.reward == -0.1
+        assert malformed.observation.startswith("invalid action") and "<action>" in malformed.observation
+    assert moves[-1].info["success"] is True
+
+
+def test_grid_prompt_keeps_the_observation_inside_the_vocabulary() -> None:
+    """model=tiny reads only observations (its template drops the system prompt): the default prompt
+    must keep every word of them, error reminders included, in `vocabulary()`."""
+    spec = FrozenLake()
+    results = play(spec, spec.task("eval", 1), ["stay", "<action>up</action>"])
+    words = set(spec.vocabulary())
+    assert all(set(result.observation.split()) <= words for result in results)
+    with pytest.raises(ValueError, match="unknown prompt 'chat'"):
+        FrozenLake(prompt="chat")

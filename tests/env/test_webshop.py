@@ -213,3 +213,15 @@ def test_bad_configuration_is_refused_with_the_reason(tmp_path: Path) -> None:
         _ = WebShop(items_path=str(tmp_path / "x.json"), attributes_path=str(tmp_path / "y.json")).catalogue
     with pytest.raises(ValueError, match="unknown split 'test'"):
         SPEC.task("test", 0)
+
+
+def test_system_prompt_gives_format_and_example_and_replies_are_read_leniently() -> None:
+    assert "<think>" in SPEC.system_prompt and "<action>search[" in SPEC.system_prompt
+    assert "click[buy now]" in SPEC.system_prompt
+    task = SPEC.task("train", 0)
+    title = SPEC.catalogue.products[SPEC.catalogue.goals["train"][0].asin].title
+    replies = ["I will search.", f"<THINK>x</THINK><action>click[a]</action> <ACTION> Search [{title}] </ACTION>"]
+    _, untagged, searched = play(SPEC, task, replies)  # the last block wins, verb and tags in any case
+    assert untagged.info == {"failure": "format"} and "<action>...</action>" in untagged.observation
+    assert "'search[<your query>]'" in untagged.observation  # the admissible actions stay listed
+    assert searched.info == {"action": f"search[{title}]"}

@@ -73,7 +73,16 @@ def test_expert_by_number_scores_reward_one_on_sampled_goals(split: str) -> None
         assert results[-1].done and results[-1].reward == 1.0, (task.prompt, results[-1].observation)
 
 
-@pytest.mark.parametrize("prompt, answer", [("gigpo", "{}"), ("gigpo", "[{}]"), ("plain", "{}")])
+@pytest.mark.parametrize(
+    "prompt, answer",
+    [
+        ("gigpo", "{}"),
+        ("gigpo", "[{}]"),
+        ("plain", "{}"),
+        ("plain", "[{}] click[the action copied from the list]"),  # the number leads; the rest is ignored
+        ("plain", "<ACTION>9</ACTION> no: <action>[{}]</action>"),  # the last block wins
+    ],
+)
 def test_numbers_are_answered_bare_bracketed_or_tagged_under_both_prompts(prompt: str, answer: str) -> None:
     spec = WebShop(num_products=200, seed=1, prompt=prompt, action_format="index")
     task = spec.task("train", 0)
@@ -98,7 +107,7 @@ def test_search_page_offers_the_instruction_and_its_product_part() -> None:
 
 
 @pytest.mark.parametrize(
-    "reply", ["0", "99", "buy", "search[shoes]", "2.0", "<action>1</action><action>1</action>"]
+    "reply", ["0", "99", "buy", "search[shoes]", "2.0", "<action>1", "<think>1</think>", "<action>one</action>"]
 )
 def test_invalid_numbers_are_format_failures_that_keep_the_page(reply: str) -> None:
     async def first_step() -> tuple[StepResult, StepResult]:
