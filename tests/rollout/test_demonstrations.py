@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -27,7 +28,7 @@ def rebuilt_ids(chat: ChatContext, trajectory: Trajectory) -> list[int]:
     """The whole episode as the rollout builds it: first prompt, then each action and the next observation's delta."""
     turns = trajectory.turns
     ids = chat.initial_ids(turns[0].observation_text)
-    for turn, following in zip(turns, turns[1:]):
+    for turn, following in itertools.pairwise(turns):
         ids += turn.action_ids + chat.observation_delta_ids(turn.action_ids, following.observation_text)
     return ids + turns[-1].action_ids
 
