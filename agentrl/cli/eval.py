@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agentrl.env.registry import EnvLoadError, EnvParamsError, UnknownEnvError
+from agentrl.policy.packaged import PackagedModelMissing
 from agentrl.store.trajectory_json import write_text_atomic
 from agentrl.trainer.config import ConfigError, load_config
 from agentrl.types import Trajectory
@@ -144,7 +145,7 @@ def main(argv: list[str]) -> int:
             options["out"] or Path(config.trainer.runs_dir) / f"eval-{config.env.name}-{options['split']}"
         )
         summary = run_eval(overrides, options["split"], tasks, episodes, out)
-    except (ConfigError, UnknownEnvError, EnvLoadError, EnvParamsError, ValueError) as error:
+    except (ConfigError, UnknownEnvError, EnvLoadError, EnvParamsError, PackagedModelMissing, ValueError) as error:
         console.print(f"[red]agentrl eval:[/red] {error}", highlight=False)
         return 2
     output = Console()
@@ -183,7 +184,8 @@ def run_eval(overrides: list[str], split: str, tasks: int, episodes: int, out: P
         )
     run.run_dir.write_step_trajectories(0, trajectories)
     run.chat.tokenizer.save_pretrained(out / "tokenizer")
-    summary = {"split": split, "model": config.model.path or "tiny (random init)"} | summarise(trajectories)
+    model = config.model.path or config.model.packaged or "tiny (random init)"
+    summary = {"split": split, "model": model} | summarise(trajectories)
     write_text_atomic(out / "eval_summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -13,6 +13,7 @@ COMMANDS = {
     "replay": "agentrl.cli.replay",
     "eval": "agentrl.cli.eval",
     "plot": "agentrl.cli.plot",
+    "convert": "agentrl.cli.convert",
 }
 
 

@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 
 from agentrl.env.registry import EnvLoadError, EnvParamsError, UnknownEnvError
+from agentrl.policy.packaged import PackagedModelMissing
 from agentrl.trainer.config import ConfigError, load_config
 
 
@@ -24,7 +25,7 @@ def main(argv: list[str]) -> int:
     try:
         config, resolved_yaml = load_config(argv)
         run = train_in_group(config, resolved_yaml, train) if config.learner.fsdp else train(config, resolved_yaml)
-    except (ConfigError, UnknownEnvError, EnvLoadError, EnvParamsError) as error:
+    except (ConfigError, UnknownEnvError, EnvLoadError, EnvParamsError, PackagedModelMissing) as error:
         console.print(f"[red]agentrl train:[/red] {error}", highlight=False)
         return 2
     except TrainerFailed as error:

