@@ -8,6 +8,7 @@ import statistics
 from pathlib import Path
 
 import pytest
+import torch
 
 from agentrl.cli.sft import expand_shorthands
 from agentrl.learner.learner import Learner, LearnerSettings
@@ -97,3 +98,14 @@ def test_rejection_sampling_fine_tuning_trains_on_a_runs_successful_episodes(tmp
     )
     with pytest.raises(ConfigError, match="not env=search_qa"):
         sft(config, resolved)
+
+
+def test_a_resumed_sft_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> None:
+    small = ("demos=16", "trainer.save_every=1")
+    straight = sft(*sft_config(tmp_path, *small, "sft.epochs=2", "trainer.run_name=straight"))
+    sft(*sft_config(tmp_path, *small, "sft.epochs=1", "trainer.run_name=resumed"))
+    resumed = sft(*sft_config(tmp_path, *small, "sft.epochs=2", "trainer.run_name=resumed", "trainer.resume=true"))
+    assert [m["step"] for m in resumed.run_dir.read_metrics()] == [1, 2, 3, 4]
+    assert [m["loss"] for m in resumed.run_dir.read_metrics()] == [m["loss"] for m in straight.run_dir.read_metrics()]
+    for left, right in zip(straight.learner.model.parameters(), resumed.learner.model.parameters(), strict=True):
+        assert torch.equal(left, right)
