@@ -15,6 +15,8 @@ from agentrl.rollout.episode import EpisodeLimits
 from agentrl.types import Trajectory
 from environments.frozenlake import FrozenLake
 from environments.search_qa import SearchQA
+from environments.webshop import WebShop
+from tests.fixtures.smollm2 import smollm2
 from tests.fixtures.tokenizers import deepseek_chat_tokenizer
 
 
@@ -78,3 +80,22 @@ def test_an_env_without_the_hook_is_refused() -> None:
     chat = ChatContext(build_tiny_tokenizer(spec.vocabulary()))
     with pytest.raises(ValueError, match="offers no demonstrations"):
         record(spec, "noexpert", chat, 1, max_new_tokens=1)
+
+
+def test_webshop_demonstrations_on_smollm2_chatml_close_each_reply_with_im_end() -> None:
+    _, tokenizer = smollm2()
+    spec = WebShop(num_products=300, seed=0)
+    chat = ChatContext(tokenizer, spec.system_prompt)
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert reply_stop_token(chat) == im_end
+    limits = EpisodeLimits(spec.max_turns, 8192, 64, context_window_turns=2)  # webshop's windowed context
+    tasks = [spec.task("train", i) for i in range(3)]
+    trajectories = asyncio.run(record_demonstrations(spec, "webshop", tasks, chat, limits))
+    assert all(t.success and t.outcome_reward == 1.0 for t in trajectories)
+    for trajectory in trajectories:
+        assert all(turn.action_ids[-1] == im_end for turn in trajectory.turns)
+        assert [turn.action_text for turn in trajectory.turns] == spec.demonstration(spec.task("train", int(trajectory.task_id.rsplit("-", 1)[1])))
+        for turn, following in itertools.pairwise(trajectory.turns):
+            # the next decision's context, as the rollout builds it, continues this turn's action ids
+            context = chat.context_ids(trajectory.turns[: trajectory.turns.index(following)], following.observation_text, following.observation_ids, 2)
+            assert context[-len(following.observation_ids) - len(turn.action_ids) : -len(following.observation_ids)] == turn.action_ids
