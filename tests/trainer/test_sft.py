@@ -109,3 +109,13 @@ def test_a_resumed_sft_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) 
     assert [m["loss"] for m in resumed.run_dir.read_metrics()] == [m["loss"] for m in straight.run_dir.read_metrics()]
     for left, right in zip(straight.learner.model.parameters(), resumed.learner.model.parameters(), strict=True):
         assert torch.equal(left, right)
+
+
+def test_the_command_line_says_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agentrl.cli.sft import main
+
+    assert main(["demos=0", f"trainer.runs_dir={tmp_path}"]) == 2
+    assert "sft.demos, sft.epochs and sft.episodes_per_step must be positive" in capsys.readouterr().err
+    no_solver = ["env=textarena", "env.params.game=GuessTheNumber-v0", "demos=2", f"trainer.runs_dir={tmp_path}"]
+    assert main(no_solver) == 2
+    assert "no successful episodes to train on" in capsys.readouterr().err
