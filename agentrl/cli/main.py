@@ -7,6 +7,7 @@ import sys
 
 COMMANDS = {
     "train": "agentrl.cli.train",
+    "sft": "agentrl.cli.sft",
     "envs": "agentrl.cli.envs",
     "new-env": "agentrl.cli.new_env",
     "replay": "agentrl.cli.replay",

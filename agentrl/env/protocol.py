@@ -43,6 +43,11 @@ class EnvSpec(Protocol):
       framework calls it once when a run or an evaluation ends, however it ends.
     - `vocabulary()`: the words this environment's text is made of, or `None`. The from-scratch
       `model=tiny` builds a word-level tokenizer from it; real tokenizers ignore it.
+    - optional `demonstration(task) -> list[str] | None`: an expert's replies for `task`, written as
+      the policy would write them (the same tags or tool-call syntax the environment parses), that
+      succeed when played in order through a fresh episode; `None` when there is no expert for that
+      task. `agentrl sft` trains on them (agentrl/rollout/demonstrations.py). Not a protocol member,
+      so environments without an expert need not declare it.
     """
 
     system_prompt: str

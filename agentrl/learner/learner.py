@@ -34,6 +34,7 @@ from agentrl.learner.packing import (
     training_sequences,
 )
 from agentrl.learner.precision import DTYPES, checkpoint_activations, compute_precision
+from agentrl.learner.supervised import action_nll
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
 from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl, ppo_clip_loss
 from agentrl.losses.ratios import RATIO_LEVELS, segment_ids, truncated_discrepancy_weight
@@ -190,6 +191,24 @@ class Learner:
     def _trained_parameters(self) -> list[torch.nn.Parameter]:
         """The policy's parameters, and the value head's when there is one: one optimizer, one clip."""
         return list(self.model.parameters()) + (list(self.critic.parameters()) if self.critic else [])
+
+    def supervised_update(self, trajectories: list[Trajectory]) -> dict[str, float]:
+        """One AdamW step on the NLL of every turn's action tokens (`agentrl sft`; agentrl/learner/supervised.py),
+        packed and clipped as `update` does. Advantages and behaviour log-probs are not read."""
+        sequences = training_sequences(trajectories, require_advantages=False)
+        tokens = sum(s.action_tokens for s in sequences)
+        if tokens == 0:
+            return {"trained_tokens": 0.0}
+        self.model.eval()  # dropout off, as in `update`
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = 0.0
+        for rows in self._micro_batch_layouts(sequences):
+            batch_loss = action_nll(self._action_logits(self.model, collate(rows, self.pad_token_id)).logprobs, tokens)
+            batch_loss.backward()
+            loss += float(batch_loss.detach())
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
+        self.optimizer.step()
+        return {"loss": loss, "grad_norm": float(grad_norm), "trained_tokens": float(tokens)}
 
     def _action_logits(self, model: PreTrainedModel, batch: MicroBatch, with_values: bool = False) -> _ActionLogits:
         """Log-probs of the action tokens (flat, in layout order: row by row) and their logits; with `with_values`

@@ -149,3 +149,19 @@ def parse_tool_calls(text: str, fmt: str = "hermes") -> list[ParsedToolCall]:
     if parser is None:
         raise ValueError(f"unknown tool call format {fmt!r}; choose one of: {', '.join(TOOL_CALL_FORMATS)}")
     return parser(text)
+
+
+def write_tool_calls(calls: list[ParsedToolCall], fmt: str = "hermes") -> str:
+    """`calls` written as a model writes them in `fmt`, the inverse of `parse_tool_calls` (expert
+    demonstrations are written with it): `parse_tool_calls(write_tool_calls(calls, fmt), fmt) == calls`."""
+    if fmt not in _PARSERS:
+        raise ValueError(f"unknown tool call format {fmt!r}; choose one of: {', '.join(TOOL_CALL_FORMATS)}")
+    if not calls:
+        raise ValueError("no calls to write: a reply without a call is plain text")
+    objects = [{"name": call.name, "arguments": call.arguments} for call in calls]
+    if fmt == "hermes":
+        return "\n".join(f"<tool_call>{json.dumps(value)}</tool_call>" for value in objects)
+    if fmt == "json":
+        return json.dumps(objects[0] if len(objects) == 1 else objects)
+    written = (f"{c.name}({', '.join(f'{key}={value!r}' for key, value in c.arguments.items())})" for c in calls)
+    return f"[{', '.join(written)}]"

@@ -171,6 +171,29 @@ class TrainerConfig:
 
 
 @dataclass
+class SftConfig:
+    """`agentrl sft` only (configs/sft.yaml); `agentrl train` ignores it."""
+
+    demos: int = 64
+    """Train on the environment's demonstrations of the first this many train tasks (those it offers
+    one for, kept when they succeed)."""
+    from_run: str | None = None
+    """Instead of demonstrations: the successful episodes stored in this run directory's trajectories
+    (rejection-sampling fine-tuning). Its tokenizer must be the model's (e.g. `model.path=<run>/final`)."""
+    epochs: int = 3
+    """Passes over the episodes; each pass visits them in a new seeded order."""
+    episodes_per_step: int = 8
+    """Episodes per learner step (one AdamW step on their action tokens)."""
+
+    def __post_init__(self) -> None:
+        if self.demos < 1 or self.epochs < 1 or self.episodes_per_step < 1:
+            raise ValueError(
+                f"sft.demos, sft.epochs and sft.episodes_per_step must be positive, got "
+                f"{self.demos}, {self.epochs}, {self.episodes_per_step}"
+            )
+
+
+@dataclass
 class TrainConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
     algo: AlgoConfig = field(default_factory=AlgoConfig)
@@ -182,14 +205,15 @@ class TrainConfig:
     rewards: list[dict[str, Any]] = field(default_factory=list)
     """Reward transforms run in this order before credit assignment (`agentrl.credit.rewards`), e.g.
     `[{name: otc_grpo, alpha: 1.0, c: 1.0}]`; empty: the environment's rewards unchanged."""
+    sft: SftConfig = field(default_factory=SftConfig)
 
 
 class ConfigError(ValueError):
     """A configuration a person has to fix; the message says what and how."""
 
 
-def compose_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> DictConfig:
-    """Compose `train.yaml` with hydra, as `agentrl train k=v ...` does.
+def compose_config(overrides: list[str], config_dir: Path = CONFIG_DIR, config_name: str = "train") -> DictConfig:
+    """Compose `train.yaml` (or `sft.yaml`, which extends it) with hydra, as `agentrl train k=v ...` does.
 
     `env=NAME` for an installed plugin that ships no config file in `configs/env/` selects the
     generic `env=plugin` config with `env.name=NAME` and no parameters (add them with
@@ -201,7 +225,7 @@ def compose_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> DictC
     overrides = _route_plugin_envs(overrides, config_dir)
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base=None):
-            return compose(config_name="train", overrides=overrides)
+            return compose(config_name=config_name, overrides=overrides)
     except (ConfigCompositionException, MissingConfigException) as error:
         raise ConfigError(_explain_composition_error(error, config_dir)) from None
 
@@ -362,8 +386,10 @@ def _check_rewards(entries: list[dict[str, Any]]) -> None:
         raise ConfigError(str(error)) from None
 
 
-def load_config(overrides: list[str], config_dir: Path = CONFIG_DIR) -> tuple[TrainConfig, str]:
+def load_config(
+    overrides: list[str], config_dir: Path = CONFIG_DIR, config_name: str = "train"
+) -> tuple[TrainConfig, str]:
     """The typed config and its resolved YAML (written to the run directory)."""
-    composed = compose_config(overrides, config_dir)
+    composed = compose_config(overrides, config_dir, config_name)
     config = validate_config(composed)
     return config, OmegaConf.to_yaml(OmegaConf.structured(config))

@@ -31,6 +31,7 @@ from agentrl.env.tagged_actions import normalise, parse_reply
 from agentrl.infra.node_resources import shared_per_node
 from agentrl.types import StepResult, Task
 from environments.alfworld.data import TASK_TYPES, GameRef, default_data_dir, ensure_games, list_games
+from environments.alfworld.demos import demonstration
 from environments.alfworld.engine import GameView
 from environments.alfworld.pool import EngineLease, GamePool
 
@@ -126,6 +127,10 @@ class ALFWorld:
         if self.prompt == "gigpo":
             words += f"{INSTRUCTION} {render_history_prompt('', [('', '')], '', ['a'], 1)}".split()
         return sorted(set(words))
+
+    def demonstration(self, task: Task) -> list[str]:
+        """The expert's replies: the game's walkthrough (`environments.alfworld.demos`)."""
+        return demonstration(self.game_path(task.payload), self.prompt)
 
     def shutdown(self) -> None:
         """Stop the game worker processes (the trainer calls this when the run ends)."""

@@ -100,8 +100,8 @@ def values_match(value: Any, option: Any) -> bool:
         return len(value) == len(option) and all(values_match(a, b) for a, b in zip(value, option))
     if isinstance(value, dict) and isinstance(option, dict):
         return all(
-            (key in value and any(values_match(value[key], choice) for choice in _choices(choices)))
-            or (key not in value and "" in _choices(choices))
+            (key in value and any(values_match(value[key], choice) for choice in choices_of(choices)))
+            or (key not in value and "" in choices_of(choices))
             for key, choices in option.items()
         ) and set(value) <= set(option)
     if isinstance(value, bool) or isinstance(option, bool):
@@ -111,6 +111,6 @@ def values_match(value: Any, option: Any) -> bool:
     return value == option
 
 
-def _choices(choices: Any) -> list[Any]:
+def choices_of(choices: Any) -> list[Any]:
     """Nested dict values in BFCL answers are lists of acceptable values, sometimes a bare value."""
     return choices if isinstance(choices, list) else [choices]

@@ -25,6 +25,7 @@ from agentrl.tools.rendering import CALL_INSTRUCTIONS, tools_fallback_text
 from agentrl.types import StepResult, Task, ToolCall
 from environments.bfcl.ast_match import match_calls
 from environments.bfcl.data import CATEGORIES, Row, load_category, openai_schema
+from environments.bfcl.demos import demonstration
 from environments.bfcl.toolrl_reward import toolrl_reward
 
 SPLITS = ("train", "eval")
@@ -154,6 +155,10 @@ class BFCL:
 
     def vocabulary(self) -> Sequence[str] | None:
         return None  # free text and JSON: only byte-level or real tokenizers
+
+    def demonstration(self, task: Task) -> list[str] | None:
+        """The expert's reply: the gold call (`environments.bfcl.demos`)."""
+        return demonstration(task, self.call_format)
 
     def _prompt(self, row: Row) -> str:
         question = "\n".join(message["content"] for message in row.messages)

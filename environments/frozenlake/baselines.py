@@ -15,9 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from environments.frozenlake.demos import MOVES
 from environments.frozenlake.frozenlake import ACTIONS, FrozenLake
-
-MOVES = {"left": (0, -1), "down": (1, 0), "right": (0, 1), "up": (-1, 0)}
 
 
 def best_open_loop_success(maps: Sequence[Sequence[str]], max_length: int = 8) -> tuple[float, tuple[str, ...]]:

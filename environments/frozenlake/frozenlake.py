@@ -19,6 +19,7 @@ from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_m
 
 from agentrl.env.gymnasium_adapter import GymnasiumEnv
 from agentrl.types import Task
+from environments.frozenlake.demos import demonstration
 
 ACTIONS = ("left", "down", "right", "up")
 """In gymnasium's action order: index 0 is left, 1 down, 2 right, 3 up."""
@@ -143,6 +144,10 @@ class FrozenLake:
 
     def vocabulary(self) -> Sequence[str]:
         return list(VOCABULARY)
+
+    def demonstration(self, task: Task) -> list[str] | None:
+        """The expert's replies: the shortest safe path of the task's map (`environments.frozenlake.demos`)."""
+        return demonstration(task)
 
     def _map(self, split: str, index: int) -> tuple[list[str], int]:
         """The map of a task and its seed; held-out eval maps skip any map train uses."""

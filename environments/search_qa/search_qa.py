@@ -40,6 +40,7 @@ from environments.search_qa.data import (
     load_questions,
     split_questions,
 )
+from environments.search_qa.demos import demonstration
 from environments.search_qa.scoring import exact_match, f1_score
 
 ACTION_FORMATS = ("tags", "tool_call")
@@ -275,3 +276,8 @@ class SearchQA:
 
     def vocabulary(self) -> Sequence[str] | None:
         return None  # free text: the tiny model's tokenizer is byte level
+
+    def demonstration(self, task: Task) -> list[str]:
+        """The expert's replies: search the gold titles, answer the gold answer (`environments.search_qa.demos`)."""
+        args = self._env_args
+        return demonstration(task, args["action_format"], args["tool_call_format"], args["max_searches"])

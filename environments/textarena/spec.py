@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 
 from agentrl.types import Task
+from environments.textarena.demos import demonstration
 from environments.textarena.episode import TextArenaEnv
 from environments.textarena.games import player_count
 
@@ -73,3 +74,8 @@ class TextArena:
 
     def vocabulary(self) -> Sequence[str] | None:
         return None  # free text: model=tiny falls back to its byte-level tokenizer
+
+    def demonstration(self, task: Task) -> list[str] | None:
+        """The solver's replies where the game has one (Tower of Hanoi), else None
+        (`environments.textarena.demos`)."""
+        return demonstration(self.game)

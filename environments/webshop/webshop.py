@@ -31,6 +31,7 @@ from environments.webshop.catalogue import (
     read_webshop_files,
     vocabulary_words,
 )
+from environments.webshop.demos import demonstration
 from environments.webshop.indexed_actions import index_words, listed_actions, numbered, resolve
 from environments.webshop.site import InvalidAction, Session
 
@@ -136,6 +137,11 @@ class WebShop:
         if self.action_format == "index":
             return sorted(set(words) | set(index_words(self.catalogue)))
         return sorted(set(words) | set(vocabulary_words(self.catalogue)))
+
+    def demonstration(self, task: Task) -> list[str] | None:
+        """The expert's replies: search, open the goal product, choose its options, buy
+        (`environments.webshop.demos`)."""
+        return demonstration(self, task)
 
 
 def load_catalogue(

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from agentrl.types import StepResult
-from environments.alfworld import ALFWorld, ALFWorldEpisode
+from environments.alfworld import ALFWorld, ALFWorldEpisode, normalise_command
 from environments.alfworld import data as alfworld_data
 from environments.alfworld.data import ensure_games, list_games
+from environments.alfworld.demos import walkthrough
 from environments.alfworld.pool import GameWorkerDied
 
 # Three games with short walkthroughs: look (seen), look (unseen), clean (seen).
@@ -242,3 +243,13 @@ def test_an_engine_error_fails_the_episode_and_the_worker_goes_on(make_spec: Cal
         await env.close()
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(("split", "index"), GAMES)
+def test_demonstration_is_the_walkthrough_and_wins(spec: ALFWorld, split: str, index: int) -> None:
+    task = spec.task(split, index)
+    replies = spec.demonstration(task)
+    results = play(spec, split, index, replies)
+    assert results[-1].done and results[-1].info["success"] is True
+    assert all(r.info.get("failure") is None for r in results) and len(results) == len(replies) + 1
+    assert [r.info["action"] for r in results[1:]] == [normalise_command(c) for c in walkthrough(spec.game_path(task.payload))]

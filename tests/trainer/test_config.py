@@ -143,7 +143,7 @@ def test_bad_algo_params_fail_at_start_up(overrides: list[str], expected: str) -
 
 def test_an_unknown_section_lists_the_sections() -> None:
     assert config_error(["loss.entropy_coef=0.1"]) == (
-        "unknown config key 'loss'; valid keys at the top level: env, algo, learner, model, rollout, trainer, infra, rewards"
+        "unknown config key 'loss'; valid keys at the top level: env, algo, learner, model, rollout, trainer, infra, rewards, sft"
     )
 
 
