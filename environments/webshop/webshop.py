@@ -31,6 +31,7 @@ from environments.webshop.catalogue import (
     vocabulary_words,
 )
 from environments.webshop.indexed_actions import index_words, listed_actions, numbered, resolve
+from environments.webshop.reward import REWARD_VERSIONS
 from environments.webshop.site import InvalidAction, Session
 
 PROMPTS = ("gigpo", "plain")
@@ -63,12 +64,17 @@ class WebShop:
         max_turns: int = 15,
         invalid_action_penalty: float = 0.1,
         action_format: str = "text",
+        reward: str = "master",
     ) -> None:
         if prompt not in PROMPTS:
             raise ValueError(f"unknown prompt {prompt!r}; webshop has: {', '.join(PROMPTS)}")
         if action_format not in ACTION_FORMATS:
             raise ValueError(
                 f"unknown action_format {action_format!r}; webshop has: {', '.join(ACTION_FORMATS)}"
+            )
+        if reward not in REWARD_VERSIONS:
+            raise ValueError(
+                f"unknown reward {reward!r}; webshop follows upstream's: {', '.join(REWARD_VERSIONS)}"
             )
         if (items_path is None) != (attributes_path is None):
             raise ValueError("give both items_path and attributes_path (WebShop's real files), or neither")
@@ -91,6 +97,7 @@ class WebShop:
         self.max_turns = max_turns
         self.invalid_action_penalty = invalid_action_penalty
         self.action_format = action_format
+        self.reward = reward
         self.system_prompt = SYSTEM_PROMPT
 
     @cached_property
@@ -151,7 +158,7 @@ class WebShopEpisode:
 
     async def reset(self, task: Task) -> StepResult:
         goal = self.spec.catalogue.goals[task.payload["split"]][task.payload["goal"]]
-        self.session = Session(self.spec.catalogue, goal)
+        self.session = Session(self.spec.catalogue, goal, reward_version=self.spec.reward)
         self.task_id = task.task_id
         self.history = []
         return self._result(reward=0.0, info={})
