@@ -5,7 +5,7 @@
 
 Two upstream versions, chosen by `version` (the env param `reward`):
 
-- `master` (default), princeton-nlp/WebShop master, the code behind the published scores: each goal
+- `master` (default), princeton-nlp/WebShop master (commit d149d0d of goal.py): each goal
   option counts once when some chosen option, both colour-normalised (`normalize_color`), scores
   `token_set_ratio > 85` against it. No other fallback, so a chosen 'blue' never matches a title
   saying "Bluetooth". Nouns for r_type come from spaCy `en_core_web_sm`.
