@@ -99,12 +99,27 @@ class TypeMatch:
 
 def type_match(product: Product, goal: Goal, version: str = "master") -> TypeMatch:
     """Is the purchase the same kind of thing as the goal's product?"""
-    query_match = product.query == goal.query
-    purchased_levels = {level.strip() for level in product.product_category.split("›")}
-    goal_levels = {level.strip() for level in goal.product_category.split("›")}
-    category_match = len(purchased_levels & goal_levels) >= 2
-    desired = nouns(goal.name, SPACY_MODELS[version])
-    purchased = set(nouns(product.name, SPACY_MODELS[version]))
+    model = SPACY_MODELS[version]
+    return type_match_of(
+        query_match=product.query == goal.query,
+        category_match=shares_two_category_levels(product.product_category, goal.product_category),
+        desired=nouns(goal.name, model),
+        purchased=set(nouns(product.name, model)),
+    )
+
+
+def shares_two_category_levels(purchased: str, goal: str) -> bool:
+    """Upstream's category match: at least two levels of the `›` paths in common, in any order."""
+    return (
+        len({level.strip() for level in purchased.split("›")} & {level.strip() for level in goal.split("›")})
+        >= 2
+    )
+
+
+def type_match_of(
+    query_match: bool, category_match: bool, desired: Sequence[str], purchased: set[str]
+) -> TypeMatch:
+    """r_type from its signals; `desired` are the goal name's nouns with repeats, `purchased` the product's."""
     title_score = 0.2 if not desired else len(set(desired) & purchased) / len(desired)
     r_type = 1.0
     if not (query_match or category_match or title_score > 0.2):
