@@ -34,8 +34,12 @@ from environments.webshop.product import (
 )
 
 SPLITS = ("train", "eval")
+HUMAN_SHUFFLE_SEED = 233
+"""Upstream's SimServer shuffles its goals with `random.seed(233)` before any split."""
 HUMAN_EVAL_GOALS = 500
-"""WebShop evaluates on the first 500 human goals and trains on the rest."""
+HUMAN_TRAIN_START = 1500
+"""Upstream's baseline env (`baseline_models/env.py`) tests on shuffled goals [0, 500), validates on
+[500, 1500) and trains on [1500, end); our eval split is its test split, our train split its train."""
 
 
 def _rng(*parts: object) -> random.Random:
@@ -169,11 +173,8 @@ def _human_goals(
 ) -> list[Goal]:
     """WebShop's human goals: each asin's instructions with their attributes and free-text options."""
     goals = []
-    for asin, instructions in human.items():
-        if asin not in products:
-            continue
-        product = products[asin]
-        for number, entry in enumerate(instructions):
+    for asin, product in products.items():  # upstream's order: catalogue order, then the asin's list
+        for number, entry in enumerate(human.get(asin, ())):
             if not entry["instruction_attributes"]:
                 continue  # WebShop skips goals without attributes
             upper, price_text = price_limit(prices[asin], _rng("webshop-human-goal", seed, asin, number))
@@ -201,8 +202,10 @@ def build_catalogue(
 ) -> Catalogue:
     """Normalise raw items as WebShop does and derive the goals of each split.
 
-    Human goals (when given) split as in WebShop: the first 500 are eval. Synthetic goals (one per
-    product with an instruction) split by product, so eval products are never trained on.
+    Human goals (when given) split as upstream's baseline env does: shuffled with seed 233, the first
+    500 are eval and those from the 1,500th on are train. Synthetic goals (one per product with an
+    instruction and a value for each of its options) split by product, so eval products are never
+    trained on.
     """
     products: dict[str, Product] = {}
     for item in items:
@@ -217,10 +220,22 @@ def build_catalogue(
     }
     if human is not None:
         goals = _human_goals(products, prices, human, seed)
-        split_at = min(HUMAN_EVAL_GOALS, len(goals) // 2)
-        splits = {"eval": tuple(goals[:split_at]), "train": tuple(goals[split_at:])}
+        if len(goals) <= HUMAN_TRAIN_START:
+            raise ValueError(
+                f"the catalogue yields {len(goals)} human goals; upstream's split needs more than "
+                f"{HUMAN_TRAIN_START} (eval = the first {HUMAN_EVAL_GOALS} after its seed-{HUMAN_SHUFFLE_SEED} "
+                f"shuffle, train = from the {HUMAN_TRAIN_START}th on): use more products (num_products) or "
+                "leave human_instructions_path unset for synthetic goals"
+            )
+        random.Random(HUMAN_SHUFFLE_SEED).shuffle(goals)
+        splits = {"eval": tuple(goals[:HUMAN_EVAL_GOALS]), "train": tuple(goals[HUMAN_TRAIN_START:])}
     else:
-        with_instruction = [asin for asin in products if attributes.get(asin, {}).get("instruction")]
+        # A product with an option that offers no value has no option combination, so no goal (upstream).
+        with_instruction = [
+            asin
+            for asin, product in products.items()
+            if attributes.get(asin, {}).get("instruction") and all(product.options.values())
+        ]
         order = sorted(with_instruction)
         _rng("webshop-split", seed).shuffle(order)
         n_eval = max(1, round(len(order) * eval_fraction)) if len(order) > 1 else 0

@@ -1,12 +1,12 @@
 """The nouns of a product name, for WebShop's type reward.
 
-WebShop tags names with spaCy's `en_core_web_lg` and keeps NOUN/PROPN tokens. That model is a
-separate download, so it is used when it (or another installed spaCy English model named by
-`AGENTRL_WEBSHOP_SPACY_MODEL`) is importable; otherwise a closed-class filter stands in: every
+WebShop tags names with spaCy and keeps NOUN/PROPN tokens: upstream master loads `en_core_web_sm`,
+the v2 branch `en_core_web_lg` (`reward.SPACY_MODELS`). Those models are separate downloads (not on
+PyPI under their names), so the one asked for is used when it, or the spaCy model named by
+`AGENTRL_WEBSHOP_SPACY_MODEL`, is installed; otherwise a closed-class filter stands in: every
 alphabetic word that is not a function word and not a known adjective counts as a noun. On the
 generated catalogue, whose names are built from known adjectives and nouns, the two agree; on real
-names the fallback over-counts nouns (e.g. verbs), which can lower r_type, never raise it to 1 for a
-different product type.
+names the fallback over-counts nouns (e.g. verbs), so r_type can differ from upstream's.
 """
 
 from __future__ import annotations
@@ -158,8 +158,9 @@ ADJECTIVES = frozenset(
 
 
 @cache
-def _spacy_pipeline() -> object | None:
-    name = os.environ.get(SPACY_MODEL_VARIABLE, "en_core_web_lg")
+def _spacy_pipeline(model: str) -> object | None:
+    """The spaCy pipeline for `model` (or the override variable's), None when it is not installed."""
+    name = os.environ.get(SPACY_MODEL_VARIABLE, model)
     try:
         import spacy
 
@@ -168,9 +169,9 @@ def _spacy_pipeline() -> object | None:
         return None
 
 
-def nouns(name: str) -> list[str]:
-    """Lower-cased noun tokens of `name`, in order."""
-    pipeline = _spacy_pipeline()
+def nouns(name: str, model: str = "en_core_web_sm") -> list[str]:
+    """Lower-cased noun tokens of `name`, in order, as spaCy `model` tags them (or the fallback)."""
+    pipeline = _spacy_pipeline(model)
     if pipeline is not None:
         return [token.text.lower() for token in pipeline(name) if token.pos_ in NOUN_TAGS]  # type: ignore[operator]
     words = re.findall(r"[a-z]+", name.lower())

@@ -35,6 +35,8 @@ class Session:
 
     catalogue: Catalogue
     goal: Goal
+    reward_version: str = "master"
+    """Which upstream `get_reward` scores the purchase (`reward.REWARD_VERSIONS`)."""
     page: str = "search"
     query: str = ""
     page_number: int = 1
@@ -138,7 +140,7 @@ class Session:
         elif target == BUY_NOW:
             product = self.catalogue.products[self.asin or ""]
             self.purchase = purchase_reward(
-                product, self.goal, self.catalogue.prices[product.asin], self.options
+                product, self.goal, self.catalogue.prices[product.asin], self.options, self.reward_version
             )
             self.page = "done"
         else:

@@ -33,11 +33,14 @@ from environments.webshop.catalogue import (
 )
 from environments.webshop.demos import demonstration
 from environments.webshop.indexed_actions import index_words, listed_actions, numbered, resolve
+from environments.webshop.reward import REWARD_VERSIONS
 from environments.webshop.site import InvalidAction, Session
 
 PROMPTS = ("gigpo", "plain")
 _VERB = re.compile(r"^(search|click)\s*\[", re.IGNORECASE)
 """`Search [x]` is `search[x]`: the site's parser wants the verb as written in the list."""
+GENERATED_PRODUCTS = 1200
+"""The generated catalogue's size when `num_products` is null."""
 ACTION_FORMATS = ("text", "index")
 SYSTEM_PROMPT = (
     "You are an expert autonomous agent shopping on the WebShop site. Find the product the "
@@ -65,7 +68,7 @@ class WebShop:
 
     def __init__(
         self,
-        num_products: int = 1200,
+        num_products: int | None = None,
         seed: int = 0,
         eval_fraction: float = 0.1,
         items_path: str | None = None,
@@ -76,12 +79,17 @@ class WebShop:
         max_turns: int = 15,
         invalid_action_penalty: float = 0.1,
         action_format: str = "text",
+        reward: str = "master",
     ) -> None:
         if prompt not in PROMPTS:
             raise ValueError(f"unknown prompt {prompt!r}; webshop has: {', '.join(PROMPTS)}")
         if action_format not in ACTION_FORMATS:
             raise ValueError(
                 f"unknown action_format {action_format!r}; webshop has: {', '.join(ACTION_FORMATS)}"
+            )
+        if reward not in REWARD_VERSIONS:
+            raise ValueError(
+                f"unknown reward {reward!r}; webshop follows upstream's: {', '.join(REWARD_VERSIONS)}"
             )
         if (items_path is None) != (attributes_path is None):
             raise ValueError("give both items_path and attributes_path (WebShop's real files), or neither")
@@ -93,6 +101,8 @@ class WebShop:
             )
         if not 0.0 < eval_fraction < 1.0:
             raise ValueError(f"eval_fraction must be in (0, 1), got {eval_fraction}")
+        if num_products is not None and num_products < 1:
+            raise ValueError(f"num_products must be at least 1 (or null for the default), got {num_products}")
         if history_length < 0:
             raise ValueError(f"history_length must be >= 0, got {history_length}")
         self.num_products = num_products
@@ -104,6 +114,7 @@ class WebShop:
         self.max_turns = max_turns
         self.invalid_action_penalty = invalid_action_penalty
         self.action_format = action_format
+        self.reward = reward
         self.system_prompt = SYSTEM_PROMPT + (INDEX_PROMPT if action_format == "index" else "")
 
     @cached_property
@@ -145,16 +156,26 @@ class WebShop:
 
 
 def load_catalogue(
-    num_products: int, seed: int, eval_fraction: float, files: tuple[str | None, str | None, str | None]
+    num_products: int | None,
+    seed: int,
+    eval_fraction: float,
+    files: tuple[str | None, str | None, str | None],
 ) -> Catalogue:
-    """WebShop's real files when `files` names items and attributes, else the seeded generated catalogue."""
+    """WebShop's real files when `files` names items and attributes, else the seeded generated catalogue.
+
+    `num_products` keeps the first that many raw items of the real files, as upstream's
+    `load_products` does (the file is already shuffled); null keeps all. For the generated catalogue
+    it is the size, `GENERATED_PRODUCTS` when null.
+    """
     items_path, attributes_path, human_path = files
     if items_path is not None and attributes_path is not None:
         items, attributes, human = read_webshop_files(
             Path(items_path), Path(attributes_path), None if human_path is None else Path(human_path)
         )
+        items = items if num_products is None else items[:num_products]
     else:
-        (items, attributes), human = generate_raw_catalogue(num_products, seed), None
+        size = GENERATED_PRODUCTS if num_products is None else num_products
+        (items, attributes), human = generate_raw_catalogue(size, seed), None
     return build_catalogue(items, attributes, human, seed, eval_fraction)
 
 
@@ -169,7 +190,7 @@ class WebShopEpisode:
 
     async def reset(self, task: Task) -> StepResult:
         goal = self.spec.catalogue.goals[task.payload["split"]][task.payload["goal"]]
-        self.session = Session(self.spec.catalogue, goal)
+        self.session = Session(self.spec.catalogue, goal, reward_version=self.spec.reward)
         self.task_id = task.task_id
         self.history = []
         return self._result(reward=0.0, info={})

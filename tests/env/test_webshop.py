@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -155,20 +156,23 @@ def webshop_files(tmp_path: Path) -> tuple[Path, Path, Path]:
         }
         for item in items
     }
+    # More than the 1,500 goals upstream's split skips before its train split; one without attributes.
     human = {
         "B0AAAAAAA1": [
             {
-                "instruction": "i want black running shoes with a rubber sole.",
+                "instruction": f"i want black running shoes with a rubber sole, pair {number}.",
                 "instruction_attributes": ["rubber sole"],
                 "instruction_options": ["black | white"],
             }
+            for number in range(900)
         ],
         "B0AAAAAAA3": [
             {
-                "instruction": "find me white tennis shoes that lace up",
-                "instruction_attributes": ["lace up"],
+                "instruction": f"find me white tennis shoes that lace up, pair {number}",
+                "instruction_attributes": [] if number == 0 else ["lace up"],
                 "instruction_options": ["white"],
             }
+            for number in range(701)
         ],
     }
     paths = (
@@ -188,8 +192,7 @@ def test_loader_reads_webshop_files_as_webshop_does(webshop_files: tuple[Path, P
     assert shoe.title == "Stride Mens Running Shoes" and shoe.pricing == (35.99, 49.99)
     assert shoe.options == {"color": ("black | white", "blue")}  # lower-cased, '/' → ' | ', None dropped
     assert 35.99 <= spec.catalogue.prices["B0AAAAAAA1"] <= 49.99
-    assert spec.num_tasks("eval") == 1 and spec.num_tasks("train") == 1
-    task = spec.task("eval", 0)
+    task = next(spec.task("eval", i) for i in range(500) if spec.catalogue.goals["eval"][i].asin == shoe.asin)
     assert task.prompt.startswith("i want black running shoes with a rubber sole")
     assert "price lower than" in task.prompt
     actions = [
@@ -202,6 +205,50 @@ def test_loader_reads_webshop_files_as_webshop_does(webshop_files: tuple[Path, P
     assert final.reward == 1.0 and final.info["success"] is True
     synthetic = WebShop(items_path=items, attributes_path=attributes, eval_fraction=0.34)
     assert synthetic.num_tasks("train") == 2 and synthetic.num_tasks("eval") == 1
+
+
+def test_human_goals_split_as_upstream_shuffled_with_seed_233(webshop_files: tuple[Path, Path, Path]) -> None:
+    items, attributes, human = (str(p) for p in webshop_files)
+    goals = WebShop(
+        items_path=items, attributes_path=attributes, human_instructions_path=human
+    ).catalogue.goals
+    # Upstream's order: catalogue order, each asin's instructions in file order, the attribute-less skipped.
+    order = [f"i want black running shoes with a rubber sole, pair {n}" for n in range(900)]
+    order += [f"find me white tennis shoes that lace up, pair {n}" for n in range(1, 701)]
+    random.Random(233).shuffle(order)
+    assert [g.instruction.split(", and price")[0] for g in goals["eval"]] == order[:500]
+    assert [g.instruction.split(", and price")[0] for g in goals["train"]] == order[1500:]
+    assert len(goals["train"]) == 100
+
+
+def test_num_products_keeps_the_first_items_of_the_real_files(webshop_files: tuple[Path, Path, Path]) -> None:
+    items, attributes, human = (str(p) for p in webshop_files)
+    two = WebShop(items_path=items, attributes_path=attributes, num_products=2, eval_fraction=0.5)
+    assert list(two.catalogue.products) == ["B0AAAAAAA1", "B0AAAAAAA2"]
+    assert len(WebShop(items_path=items, attributes_path=attributes).catalogue.products) == 3
+    with pytest.raises(ValueError, match="yields 900 human goals; upstream's split needs more than 1500"):
+        _ = WebShop(
+            items_path=items, attributes_path=attributes, human_instructions_path=human, num_products=2
+        ).catalogue
+
+
+def test_a_product_whose_option_has_no_value_gets_no_synthetic_goal(tmp_path: Path) -> None:
+    items = [
+        raw_item(f"B0AAAAAAA{n}", f"Stride Runner {n}", "mens running shoes", ["Blue"]) for n in range(3)
+    ]
+    items[0]["customization_options"] = {"Color": [], "Size": [{"value": "8", "image": None}]}
+    entry = {
+        "attributes": ["lace up"],
+        "instruction": "i need running shoes",
+        "instruction_attributes": ["lace up"],
+    }
+    paths = (tmp_path / "items.json", tmp_path / "attributes.json")
+    paths[0].write_text(json.dumps(items))
+    paths[1].write_text(json.dumps({item["asin"]: entry for item in items}))
+    spec = WebShop(items_path=str(paths[0]), attributes_path=str(paths[1]), eval_fraction=0.5)
+    assert spec.catalogue.products["B0AAAAAAA0"].options == {"color": (), "size": ("8",)}
+    goal_asins = {g.asin for goals in spec.catalogue.goals.values() for g in goals}
+    assert goal_asins == {"B0AAAAAAA1", "B0AAAAAAA2"}
 
 
 def test_bad_configuration_is_refused_with_the_reason(tmp_path: Path) -> None:
