@@ -128,7 +128,7 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def entries(self) -> list[PluginInfo]:
         """Every known entry with its target or its load error; imports each plugin once."""
-        return [self._info(name) for name in self.names()]
+        return [self.info(name) for name in self.names()]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (
@@ -149,7 +149,7 @@ class Registry(Mapping[str, T], Generic[T]):
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             how = f". {self.how_to_add}" if self.how_to_add else ""
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}; valid: {', '.join(valid) or 'none'}{how}")
-        info = self._info(name)
+        info = self.info(name)
         if info.target is None:
             raise PluginLoadError(f"{self.kind} {name!r} could not be loaded from entry point {info.source}: {info.error}")
         return info.target
@@ -214,7 +214,8 @@ class Registry(Mapping[str, T], Generic[T]):
             found.setdefault(entry_point.name, entry_point)  # first on sys.path wins, like imports
         return found
 
-    def _info(self, name: str) -> PluginInfo:
+    def info(self, name: str) -> PluginInfo:
+        """The entry of a known `name`, loaded: its target or its load error."""
         if name in self._registered:
             return PluginInfo(name, IN_CODE, target=self._registered[name])
         if name in self._builtins:
