@@ -8,6 +8,7 @@ import sys
 COMMANDS = {
     "train": "agentrl.cli.train",
     "envs": "agentrl.cli.envs",
+    "algos": "agentrl.cli.algos",
     "new-env": "agentrl.cli.new_env",
     "replay": "agentrl.cli.replay",
     "eval": "agentrl.cli.eval",
