@@ -9,6 +9,7 @@ COMMANDS = {
     "train": "agentrl.cli.train",
     "sft": "agentrl.cli.sft",
     "envs": "agentrl.cli.envs",
+    "algos": "agentrl.cli.algos",
     "new-env": "agentrl.cli.new_env",
     "replay": "agentrl.cli.replay",
     "eval": "agentrl.cli.eval",

@@ -1,8 +1,9 @@
 """Credit assignment: turn finished trajectories into per-turn or per-token advantages.
 
 Pure functions over `agentrl.types`. Each estimator lives in its own module, readable next to its
-paper, and takes the trajectories plus keyword-only parameters; `ADVANTAGE_ESTIMATORS` maps the config
-name (`algo=gigpo`) to it, so adding an estimator is one module and one line here. An estimator gives
+paper, and takes the trajectories plus keyword-only parameters; `ADVANTAGE_ESTIMATORS`, a registry
+(agentrl/registry.py), maps the config name (`algo=gigpo`) to it: a built-in is one module and one line
+here, a plugin one entry point in group `agentrl.estimators` (docs/plugins.md). An estimator gives
 each trajectory one advantage per turn (broadcast to the turn's action tokens by the learner) or, at
 the token level (`ppo`, `tempo` with `level: token`), one list per turn with one advantage per
 action token. Parameters come
@@ -11,8 +12,6 @@ from hydra configs, so a typo must fail loudly with the valid names rather than 
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import math
 from collections.abc import Callable, Sequence
 
@@ -22,6 +21,7 @@ from agentrl.credit.groups import check_group_identity, zero_variance_group_shar
 from agentrl.credit.grpo import grpo_advantages
 from agentrl.credit.tempo import tempo_advantages
 from agentrl.credit.turn_level import turn_level_advantages
+from agentrl.registry import Registry
 from agentrl.types import Trajectory
 
 TurnAdvantages = list[float]
@@ -33,14 +33,23 @@ Advantages = list[TurnAdvantages | TokenAdvantages | None]
 
 AdvantageEstimator = Callable[..., Advantages]
 
-ADVANTAGE_ESTIMATORS: dict[str, AdvantageEstimator] = {
-    "grpo": grpo_advantages,
-    "gigpo": gigpo_advantages,
-    "turn_grpo": turn_level_advantages,
-    "tempo": tempo_advantages,
-    "turn_ppo": turn_gae_advantages,
-    "ppo": token_gae_advantages,
-}
+ESTIMATOR_GROUP = "agentrl.estimators"
+
+ADVANTAGE_ESTIMATORS: Registry[AdvantageEstimator] = Registry(
+    "algo",
+    ESTIMATOR_GROUP,
+    {
+        "grpo": grpo_advantages,
+        "gigpo": gigpo_advantages,
+        "turn_grpo": turn_level_advantages,
+        "tempo": tempo_advantages,
+        "turn_ppo": turn_gae_advantages,
+        "ppo": token_gae_advantages,
+    },
+    how_to_add=f"Install a plugin that declares it in entry-point group {ESTIMATOR_GROUP!r} "
+    "or call agentrl.credit.ADVANTAGE_ESTIMATORS.register(name, function).",
+)
+"""Estimators by config name: `estimator(trajectories, **params) -> Advantages`, parameters keyword-only."""
 
 CRITIC_ALGOS: frozenset[str] = frozenset({"turn_ppo", "ppo"})
 """Estimators that read the critic's values (`turn.value`, `turn.token_values`): for these the learner
@@ -54,10 +63,7 @@ def compute_advantages(trajectories: Sequence[Trajectory], algo: str, **params: 
     Trajectories that failed for infra/timeout reasons get None and do not count in any group
     statistic. Groups are checked first: all members of a `group_id` must share task id and seed.
     """
-    estimator = ADVANTAGE_ESTIMATORS.get(algo)
-    if estimator is None:
-        raise ValueError(f"unknown algo {algo!r}; valid: {', '.join(sorted(ADVANTAGE_ESTIMATORS))}")
-    _check_parameter_names(algo, estimator, params)
+    estimator, params = ADVANTAGE_ESTIMATORS.resolve(algo, params)
     check_group_identity(trajectories)
     return estimator(trajectories, **params)
 
@@ -76,28 +82,10 @@ def assign_advantages(trajectories: Sequence[Trajectory], algo: str, **params: o
             trajectory.advantages = advantages  # type: ignore[assignment]
 
 
-def _check_parameter_names(algo: str, estimator: AdvantageEstimator, params: dict[str, object]) -> None:
-    """Name every unknown parameter, a close match if there is one, and the valid parameters."""
-    valid = sorted(
-        name
-        for name, parameter in inspect.signature(estimator).parameters.items()
-        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    )
-    unknown = sorted(set(params) - set(valid))
-    if not unknown:
-        return
-    problems = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, valid, n=1)
-        problems.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-    raise TypeError(
-        f"unknown parameter {', '.join(problems)} for algo {algo!r}; valid: {', '.join(valid) or 'none'}"
-    )
-
-
 __all__ = [
     "ADVANTAGE_ESTIMATORS",
     "CRITIC_ALGOS",
+    "ESTIMATOR_GROUP",
     "Advantages",
     "assign_advantages",
     "check_group_identity",

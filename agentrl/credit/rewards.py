@@ -2,9 +2,12 @@
 
 Each transform is a pure function: it returns *new* `Trajectory` objects (new turn lists, new
 `StepResult`s, copied `metrics`) and never mutates its inputs, so the trajectories the environment
-produced stay available for comparison. `RewardPipeline` runs the transforms in the order the config
-declares (`rewards: [{name: ..., ...}, ...]`) and carries the one piece of state across steps (the
-OTC-GRPO running minimum of tool calls per task), which the trainer saves in its checkpoint.
+produced stay available for comparison. `REWARD_TRANSFORMS` is their registry (agentrl/registry.py):
+each is `transform(trajectories, **params) -> list[Trajectory]` with keyword-only parameters, so a plugin
+adds one through entry-point group `agentrl.reward_transforms`. `RewardPipeline` runs them in the order
+the config declares (`rewards: [{name: ..., ...}, ...]`) and carries their state across steps: a
+transform that declares a keyword `state` gets one dict shared by the run (OTC-GRPO keeps its running
+minimum of tool calls per task there), which the trainer saves in its checkpoint.
 
 Where rewards live, and what a transform may change:
 - `turn.result.reward` — the immediate turn reward; GiGPO's step-level returns read it.
@@ -18,13 +21,14 @@ Infra/timeout trajectories (`not trajectory.trainable`) pass through every trans
 
 from __future__ import annotations
 
-import difflib
+import inspect
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agentrl.registry import ParamsError, Registry, UnknownNameError
 from agentrl.types import Trajectory, Turn
 
 OUTCOME_CHANNEL = "outcome"
@@ -97,7 +101,7 @@ class GateChannel:
 
 
 def gated_reward_accumulation(
-    trajectories: Sequence[Trajectory], *, channels: Sequence[GateChannel]
+    trajectories: Sequence[Trajectory], *, channels: Sequence[GateChannel | Mapping[str, Any]]
 ) -> list[Trajectory]:
     """R = Σ_k r^(k) · Π_{j higher than k} 1[r^(j) ≥ δ_j], channels in priority order.
 
@@ -106,8 +110,10 @@ def gated_reward_accumulation(
     `turn.result.info["reward_channels"][name]` (0 when absent) and r^(k) = Σ_t r^(k)_t is the value its
     own gate compares. An open gate adds r^(k)_t to turn t's reward (so GiGPO's returns see it) and
     r^(k) to the outcome; a closed gate adds zero to both. Two levels give the paper's
-    R = r^out + 1[r^out ≥ δ] · Σ_t r^step_t.
+    R = r^out + 1[r^out ≥ δ] · Σ_t r^step_t. A channel may be given as its config mapping
+    `{name: ..., threshold: ...}`.
     """
+    channels = tuple(_as_channel(channel) for channel in channels)
     _check_channels(channels)
     transformed = []
     for trajectory in trajectories:
@@ -225,6 +231,16 @@ def otc_grpo(
     return transformed, updated
 
 
+def otc_grpo_running(
+    trajectories: Sequence[Trajectory], *, state: MutableMapping[str, Any], alpha: float = 1.0, c: float = 1.0
+) -> list[Trajectory]:
+    """`otc_grpo` as a pipeline step: n per task is read from and written back to the run's state
+    (`state["otc_best_calls"]`), so it keeps falling across steps and survives a resume."""
+    best = {str(task): int(n) for task, n in state.get("otc_best_calls", {}).items()}
+    transformed, state["otc_best_calls"] = otc_grpo(trajectories, best_calls=best, alpha=alpha, c=c)
+    return transformed
+
+
 def _check_otc(alpha: float, c: float) -> None:
     if c <= 0:
         raise ValueError(f"otc: c must be > 0 (it keeps 2m + c positive), got {c}")
@@ -250,7 +266,9 @@ def overlong_reward(length: int, *, max_length: int, cache: int) -> float:
     return -1.0
 
 
-def overlong_penalty(trajectories: Sequence[Trajectory], *, max_length: int, cache: int) -> list[Trajectory]:
+def overlong_penalty(
+    trajectories: Sequence[Trajectory], *, max_length: int = 20480, cache: int = 4096
+) -> list[Trajectory]:
     """R' = R + R_length(|y|) with |y| = the trajectory's action tokens over all turns (ours: the agent's
     whole generated response; DAPO has one response per episode). Only the outcome moves, as with OTC:
     turn rewards are left as they are. Each trajectory's R_length is kept in `metrics["overlong_penalty"]`.
@@ -279,22 +297,40 @@ def _check_overlong(max_length: int, cache: int) -> None:
 # --- The pipeline declared in config ----------------------------------------------------------------
 
 
-TRANSFORM_PARAMETERS: dict[str, dict[str, object]] = {
-    "format_penalty": {"penalty": 0.1},
-    "gra": {"channels": None},
-    "otc_ppo": {"alpha": 1.0, "c": 1.0},
-    "otc_grpo": {"alpha": 1.0, "c": 1.0},
-    "overlong": {"max_length": 20480, "cache": 4096},
-}
-"""Valid transform names and their parameters with defaults (None: required)."""
+RewardTransformFunction = Callable[..., list[Trajectory]]
+"""`transform(trajectories, **params) -> new trajectories`; parameters keyword-only, `state` reserved."""
+
+REWARD_TRANSFORM_GROUP = "agentrl.reward_transforms"
+STATE_PARAMETER = "state"
+"""The keyword through which the pipeline hands a transform the run's state; never set from config."""
+
+REWARD_TRANSFORMS: Registry[RewardTransformFunction] = Registry(
+    "reward transform",
+    REWARD_TRANSFORM_GROUP,
+    {
+        "format_penalty": format_penalty,
+        "gra": gated_reward_accumulation,
+        "otc_ppo": otc_ppo,
+        "otc_grpo": otc_grpo_running,
+        "overlong": overlong_penalty,
+    },
+    how_to_add=f"Install a plugin that declares it in entry-point group {REWARD_TRANSFORM_GROUP!r} "
+    "or call agentrl.credit.rewards.REWARD_TRANSFORMS.register(name, function).",
+    reserved=(STATE_PARAMETER,),
+)
 
 
 @dataclass(frozen=True)
 class RewardTransform:
-    """One validated entry of the `rewards` config list."""
+    """One validated entry of the `rewards` config list: the function and its complete parameters."""
 
     name: str
     params: Mapping[str, Any]
+    function: RewardTransformFunction
+
+    def __call__(self, trajectories: Sequence[Trajectory], state: MutableMapping[str, Any]) -> list[Trajectory]:
+        takes_state = STATE_PARAMETER in inspect.signature(self.function).parameters
+        return list(self.function(trajectories, **self.params, **({STATE_PARAMETER: state} if takes_state else {})))
 
 
 def parse_reward_transforms(entries: Sequence[Mapping[str, Any]]) -> tuple[RewardTransform, ...]:
@@ -304,62 +340,38 @@ def parse_reward_transforms(entries: Sequence[Mapping[str, Any]]) -> tuple[Rewar
         where = f"rewards[{index}]"
         if not isinstance(entry, Mapping) or "name" not in entry:
             raise ValueError(f"{where} must be a mapping with a 'name', got {entry!r}")
-        name = entry["name"]
-        if name not in TRANSFORM_PARAMETERS:
-            close = difflib.get_close_matches(str(name), TRANSFORM_PARAMETERS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{where}: unknown reward transform {name!r}{hint}; valid: {', '.join(TRANSFORM_PARAMETERS)}")
-        defaults = TRANSFORM_PARAMETERS[name]
         given = {key: value for key, value in entry.items() if key != "name"}
-        unknown = sorted(set(given) - set(defaults))
-        if unknown:
-            raise ValueError(
-                f"{where}: unknown parameter {', '.join(map(repr, unknown))} for {name!r}; valid: {', '.join(defaults)}"
-            )
-        missing = [key for key, value in defaults.items() if value is None and key not in given]
-        if missing:
-            raise ValueError(f"{where}: {name!r} needs {', '.join(missing)}")
-        params: dict[str, Any] = {**defaults, **given}
-        if name == "gra":
-            params["channels"] = tuple(_parse_channel(where, channel) for channel in params["channels"])
-        for key, value in params.items():
-            if key != "channels" and not isinstance(value, (int, float)):
-                raise ValueError(f"{where}: {name}.{key} must be a number, got {value!r}")
-        transform = RewardTransform(name, params)
-        _run_transform(transform, [], {})  # the transform's own value checks, before any rollout
+        try:
+            function, params = REWARD_TRANSFORMS.resolve(str(entry["name"]), given)
+        except (UnknownNameError, ParamsError) as exc:
+            raise ValueError(f"{where}: {exc}") from exc
+        transform = RewardTransform(str(entry["name"]), params, function)
+        transform([], {})  # the transform's own value checks, before any rollout
         parsed.append(transform)
     return tuple(parsed)
 
 
-def _parse_channel(where: str, channel: Any) -> GateChannel:
+def _as_channel(channel: GateChannel | Mapping[str, Any]) -> GateChannel:
+    if isinstance(channel, GateChannel):
+        return channel
     if isinstance(channel, Mapping) and set(channel) <= {"name", "threshold"} and "name" in channel:
         threshold = channel.get("threshold")
         return GateChannel(str(channel["name"]), None if threshold is None else float(threshold))
-    raise ValueError(f"{where}: a gra channel is {{name: ..., threshold: ...}}, got {channel!r}")
-
-
-def _run_transform(
-    transform: RewardTransform, trajectories: Sequence[Trajectory], best_calls: Mapping[str, int]
-) -> tuple[list[Trajectory], dict[str, int]]:
-    params = dict(transform.params)
-    if transform.name == "format_penalty":
-        return format_penalty(trajectories, **params), dict(best_calls)
-    if transform.name == "gra":
-        return gated_reward_accumulation(trajectories, **params), dict(best_calls)
-    if transform.name == "otc_ppo":
-        return otc_ppo(trajectories, **params), dict(best_calls)
-    if transform.name == "overlong":
-        return overlong_penalty(trajectories, **params), dict(best_calls)
-    return otc_grpo(trajectories, best_calls=best_calls, **params)
+    raise ValueError(f"gra: a channel is {{name: ..., threshold: ...}}, got {channel!r}")
 
 
 class RewardPipeline:
-    """The configured transforms, in order, plus the OTC-GRPO running minimum they carry across steps."""
+    """The configured transforms, in order, plus the state they carry across steps."""
 
     def __init__(self, transforms: Sequence[RewardTransform] = ()) -> None:
         self.transforms = tuple(transforms)
-        self.best_calls: dict[str, int] = {}
+        self.state: dict[str, Any] = {}
+        """Shared by the transforms that declare `state`; JSON-serialisable, saved in checkpoints."""
+
+    @property
+    def best_calls(self) -> dict[str, int]:
         """OTC-GRPO's n per task_id: the fewest tool calls of any correct trajectory seen so far."""
+        return dict(self.state.get("otc_best_calls", {}))
 
     @classmethod
     def from_config(cls, entries: Sequence[Mapping[str, Any]]) -> RewardPipeline:
@@ -372,15 +384,15 @@ class RewardPipeline:
             return list(trajectories), {}
         transformed = list(trajectories)
         for transform in self.transforms:
-            transformed, self.best_calls = _run_transform(transform, transformed, self.best_calls)
+            transformed = transform(transformed, self.state)
         return transformed, reward_metrics(transformed)
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable state for the checkpoint's trainer_state."""
-        return {"otc_best_calls": dict(self.best_calls)}
+        return dict(self.state)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self.best_calls = {str(task): int(n) for task, n in state.get("otc_best_calls", {}).items()}
+        self.state = dict(state)
 
 
 def reward_metrics(trajectories: Sequence[Trajectory]) -> dict[str, float]:
@@ -403,13 +415,15 @@ def reward_metrics(trajectories: Sequence[Trajectory]) -> dict[str, float]:
 
 
 __all__ = [
-    "TRANSFORM_PARAMETERS",
+    "REWARD_TRANSFORMS",
+    "REWARD_TRANSFORM_GROUP",
     "GateChannel",
     "RewardPipeline",
     "RewardTransform",
     "format_penalty",
     "gated_reward_accumulation",
     "otc_grpo",
+    "otc_grpo_running",
     "otc_grpo_tool_reward",
     "otc_ppo",
     "otc_ppo_tool_reward",

@@ -217,12 +217,13 @@ def compose_config(overrides: list[str], config_dir: Path = CONFIG_DIR, config_n
 
     `env=NAME` for an installed plugin that ships no config file in `configs/env/` selects the
     generic `env=plugin` config with `env.name=NAME` and no parameters (add them with
-    `+env.params.key=value`).
+    `+env.params.key=value`); `algo=NAME` for a plugin estimator without a preset in `configs/algo/`
+    does the same with `algo=plugin` (its parameters' defaults come from its signature).
     """
     from hydra import compose, initialize_config_dir
     from hydra.errors import ConfigCompositionException, MissingConfigException
 
-    overrides = _route_plugin_envs(overrides, config_dir)
+    overrides = _route_plugins(overrides, config_dir)
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base=None):
             return compose(config_name=config_name, overrides=overrides)
@@ -230,16 +231,25 @@ def compose_config(overrides: list[str], config_dir: Path = CONFIG_DIR, config_n
         raise ConfigError(_explain_composition_error(error, config_dir)) from None
 
 
-def _route_plugin_envs(overrides: list[str], config_dir: Path) -> list[str]:
+def _plugin_names(group: str) -> list[str]:
+    """Names an installed plugin may provide for config group `group` (imported only when asked)."""
+    if group == "env":
+        from agentrl.env.registry import env_names
+
+        return env_names()
+    from agentrl.credit import ADVANTAGE_ESTIMATORS
+
+    return ADVANTAGE_ESTIMATORS.names()
+
+
+def _route_plugins(overrides: list[str], config_dir: Path) -> list[str]:
     routed = []
     for override in overrides:
         key, sep, value = override.partition("=")
-        if key == "env" and sep and not (config_dir / "env" / f"{value}.yaml").exists():
-            from agentrl.env.registry import env_names
-
-            if value in env_names():
-                routed += ["env=plugin", f"env.name={value}"]
-                continue
+        plugin = key in ("env", "algo") and sep and not (config_dir / key / f"{value}.yaml").exists()
+        if plugin and value in _plugin_names(key):
+            routed += [f"{key}=plugin", f"{key}.name={value}"]
+            continue
         routed.append(override)
     return routed
 
@@ -253,13 +263,13 @@ def _explain_composition_error(error: Exception, config_dir: Path) -> str:
     if missing_option:
         # Hydra's own message spans lines and lists `env=plugin`, which is plumbing, not a choice.
         group, name = missing_option.groups()
+        presets = {p.stem for p in (config_dir / group).glob("*.yaml")} - {"plugin"}
         if group == "env":
-            from agentrl.env.registry import env_names
-
-            choices, listed = env_names(), "installed (agentrl envs)"
+            choices, listed = _plugin_names("env"), "installed (agentrl envs)"
+        elif group == "algo":
+            choices, listed = sorted(presets | set(_plugin_names("algo"))), "choose one of"
         else:
-            choices = sorted(p.stem for p in (config_dir / group).glob("*.yaml"))
-            listed = "choose one of"
+            choices, listed = sorted(presets), "choose one of"
         close = difflib.get_close_matches(name, choices, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"unknown {group} '{name}'{hint}; {listed}: {', '.join(choices)}"

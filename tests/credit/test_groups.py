@@ -166,7 +166,7 @@ def test_estimators_registered() -> None:
 
 
 def test_unknown_algo_names_the_valid_ones() -> None:
-    with pytest.raises(ValueError, match=r"unknown algo 'gipgo'; valid: gigpo, grpo"):
+    with pytest.raises(ValueError, match=r"unknown algo 'gipgo' \(did you mean 'gigpo'\?\); valid: gigpo, grpo"):
         compute_advantages([make_trajectory("g")], "gipgo")
 
 

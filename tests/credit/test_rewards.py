@@ -224,7 +224,7 @@ def test_an_empty_pipeline_is_the_identity_and_logs_nothing() -> None:
     ("entries", "message"),
     [
         ([{"name": "otc_grop"}], "unknown reward transform 'otc_grop' (did you mean 'otc_grpo'?); valid: format_penalty, gra"),
-        ([{"name": "otc_grpo", "alpa": 1.0}], "unknown parameter 'alpa' for 'otc_grpo'; valid: alpha, c"),
+        ([{"name": "otc_grpo", "alpa": 1.0}], "unknown parameter 'alpa' (did you mean 'alpha'?) for reward transform 'otc_grpo'; valid: alpha, c"),
         ([{"alpha": 1.0}], "rewards[0] must be a mapping with a 'name'"),
         ([{"name": "gra"}], "'gra' needs channels"),
         ([{"name": "otc_ppo", "c": 0}], "c must be > 0"),

@@ -84,14 +84,14 @@ def test_unknown_name_lists_installed_names() -> None:
     with pytest.raises(UnknownEnvError) as caught:
         make_env_spec("frozenlak", {})
     message = str(caught.value)
-    assert message.startswith("unknown env 'frozenlak'; installed: ")
-    assert "frozenlake" in message.split("installed: ")[1]
-    assert "did you mean 'frozenlake'?" in message
+    assert message.startswith("unknown env 'frozenlak' (did you mean 'frozenlake'?); valid: ")
+    assert "frozenlake" in message.split("valid: ")[1]
+    assert "entry-point group 'agentrl.environments'" in message
 
 
 def test_unknown_parameter_is_named() -> None:
     with pytest.raises(
-        EnvParamsError, match=r"env 'frozenlake' has no parameter 'sise'; its parameters are: size,"
+        EnvParamsError, match=r"unknown parameter 'sise' \(did you mean 'size'\?\) for env 'frozenlake'; valid: .*size"
     ):
         make_env_spec("frozenlake", {"sise": 3})
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agentrl.credit import ADVANTAGE_ESTIMATORS
 from agentrl.env import env_names, register, unregister
 from agentrl.trainer.config import ConfigError, TrainConfig, load_config
 from agentrl.types import Task
@@ -71,10 +72,11 @@ def test_an_unknown_env_lists_the_installed_ones() -> None:
 
 
 def test_an_unknown_algo_lists_the_choices() -> None:
-    presets = sorted(p.stem for p in (Path(__file__).parents[2] / "configs" / "algo").glob("*.yaml"))
+    presets = sorted(p.stem for p in (Path(__file__).parents[2] / "configs" / "algo").glob("*.yaml") if p.stem != "plugin")
     assert {"gigpo", "grpo", "rloo", "dapo"} <= set(presets)
     message = config_error(["algo=gipgo"])
-    assert message == f"unknown algo 'gipgo' (did you mean 'gigpo'?); choose one of: {', '.join(presets)}"
+    choices = sorted(set(presets) | set(ADVANTAGE_ESTIMATORS.names()))  # presets, and plugin estimators
+    assert message == f"unknown algo 'gipgo' (did you mean 'gigpo'?); choose one of: {', '.join(choices)}"
 
 
 @pytest.mark.parametrize(

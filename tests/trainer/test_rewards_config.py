@@ -23,7 +23,7 @@ def test_rewards_default_to_none_and_parse_from_the_command_line() -> None:
     ("override", "expected"),
     [
         ("+rewards=[{name:otc_grop}]", "unknown reward transform 'otc_grop' (did you mean 'otc_grpo'?)"),
-        ("+rewards=[{name:otc_grpo,alpa:1}]", "unknown parameter 'alpa' for 'otc_grpo'; valid: alpha, c"),
+        ("+rewards=[{name:otc_grpo,alpa:1}]", "unknown parameter 'alpa' (did you mean 'alpha'?) for reward transform 'otc_grpo'; valid: alpha, c"),
         ("rewards=[{name:otc_grpo}]", "add it with '+rewards=...'"),
     ],
 )
