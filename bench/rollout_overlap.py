@@ -2,9 +2,10 @@
 
 Agent rollouts wait: on tools, sandboxes, APIs. A lock-step loop (generate for every live episode,
 then step every env and wait for the slowest, repeat) pays the slowest env call of *every* turn. The
-engine (`agentrl.rollout.collect.collect_groups`) lets every episode go at its own pace: an episode
-whose env answered gets its next action in the next generation batch, while slow ones are still
-waiting.
+engine (`agentrl.rollout.collect.collect_groups`) with a timed flush (`rollout.max_wait_s=0.02`)
+lets every episode go at its own pace: an episode whose env answered gets its next action in the next
+generation batch, while slow ones are still waiting. (The engine's default, `max_wait_s=null`, forms
+batches in rounds, which is this lock-step schedule: what it costs with slow tools is this bench.)
 
 Both modes run in one process on the same tasks, with the same tiny policy and the same env
 latencies: every env step blocks its worker thread (`time.sleep` in `asyncio.to_thread`, like a
@@ -51,6 +52,8 @@ from agentrl.types import StepResult, Task
 
 WORDS = ("wait", "go", "left", "right", "up", "down")
 MEAN_LATENCY_S = 0.1
+TIMED_FLUSH_S = 0.02
+"""The engine's `rollout.max_wait_s` here: a batch goes out 20 ms after its first request."""
 SIGMA = 1.2
 MU = math.log(MEAN_LATENCY_S) - SIGMA**2 / 2  # so that E[exp(N(mu, sigma^2))] = MEAN_LATENCY_S
 
@@ -121,7 +124,8 @@ class Measurement:
 
 def run_engine(spec: SlowTool, tasks: list[Task], chat: ChatContext, policy: HFPolicy, seed: int) -> Measurement:
     limits = EpisodeLimits(max_turns=spec.turns, max_context_tokens=4096, max_new_tokens=1)
-    settings = RolloutSettings(group_size=1, limits=limits, env_workers=len(tasks))
+    # The timed flush: the default rounds (max_wait_s=None) are the lock-step schedule, reproducible.
+    settings = RolloutSettings(group_size=1, limits=limits, max_wait_s=TIMED_FLUSH_S, env_workers=len(tasks))
     spec.chains_s.clear()
     started = time.perf_counter()
     trajectories, stats = asyncio.run(collect_groups(spec, "slow-tool", tasks, chat, policy, settings, seed, step=1))

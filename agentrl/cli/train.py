@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     from agentrl.trainer.distributed_loop import TrainerFailed, train_in_group
     from agentrl.trainer.loop import train
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # an error line must survive grep, not fold at 80
     try:
         config, resolved_yaml = load_config(argv)
         run = train_in_group(config, resolved_yaml, train) if config.learner.fsdp else train(config, resolved_yaml)

@@ -1,12 +1,21 @@
 """Batches generation requests from concurrently running episodes.
 
 Each episode is its own asyncio task and simply awaits `generate(context)`. The batcher gathers the
-waiting requests into one `generate_batch` call, run in a worker thread so environment steps of the
-other episodes keep going meanwhile. A batch goes out as soon as every live episode is waiting (the
-common case for fast environments), when it is full (`max_batch_size` requests or `max_batch_tokens`
-context tokens, a budget that keeps one forward pass within memory when contexts grow long), or after
-`max_wait_s` when some episode is still busy in its environment, so a slow tool delays nobody by more
-than that.
+waiting requests into `generate_batch` calls, run in a worker thread so environment steps of the
+other episodes keep going meanwhile. Two ways to form batches (`max_wait_s`):
+
+- `max_wait_s=None` (the default, reproducible): rounds. Nothing goes out until every live episode is
+  waiting; then the round's requests, in the order of their episodes (generator seed, then context),
+  are cut into consecutive batches of at most `max_batch_size` requests and `max_batch_tokens` context
+  tokens. Which requests share a forward pass then depends only on what the episodes did, never on
+  how fast the machine or the environments were. That matters because a row's logits depend on its
+  batch (padding to the longest row changes the float summation order, ~5e-7 in a log-prob): under
+  timing-dependent batches two runs of the same seeded command sample the same tokens with slightly
+  different behaviour log-probs, the updates differ in the last bits, and the runs drift apart.
+- `max_wait_s=x` (seconds): a batch goes out as soon as every live episode is waiting, when it is
+  full, or `x` after its first request arrived while some episode is still busy in its environment,
+  so a slow tool delays nobody by more than `x`. Faster with slow, uneven tools; batch composition
+  (and so the last bits of every log-prob) then depends on timing, and reruns are not bitwise equal.
 
 Only live requests take a slot: an episode that ended (finished, failed, or timed out while its
 request was queued) is never part of a batch. Generation runs on the batcher's own thread, never on
@@ -33,6 +42,12 @@ class _Request:
     future: asyncio.Future[Generation]
 
 
+def _episode_order(request: _Request) -> tuple[int, list[int]]:
+    """A request's place in its round: its episode's seed (unique per episode, `episode_seed`), then
+    its context (two episodes with the same seed and context are interchangeable)."""
+    return request.generator.initial_seed(), request.context
+
+
 @dataclass
 class BatcherStats:
     batches: int = 0
@@ -47,9 +62,11 @@ class GenerationBatcher:
         self,
         policy: Policy,
         max_batch_size: int = 256,
-        max_wait_s: float = 0.02,
+        max_wait_s: float | None = None,
         max_batch_tokens: int | None = None,
     ) -> None:
+        if max_wait_s is not None and max_wait_s < 0:
+            raise ValueError(f"max_wait_s must be >= 0 seconds or None (rounds), got {max_wait_s}")
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
         if max_batch_tokens is not None and max_batch_tokens < 1:
@@ -107,7 +124,7 @@ class GenerationBatcher:
         self._pending = [r for r in self._pending if not r.future.done()]
 
     def _take_batch(self) -> list[_Request]:
-        """The oldest requests that fit `max_batch_size` and `max_batch_tokens` (always at least one,
+        """The first queued requests that fit `max_batch_size` and `max_batch_tokens` (always at least one,
         so a single context longer than the budget still gets generated)."""
         batch: list[_Request] = []
         tokens = 0
@@ -119,9 +136,19 @@ class GenerationBatcher:
         del self._pending[: len(batch)]
         return batch
 
+    def _take_round(self) -> list[list[_Request]]:
+        """Every pending request (one per live episode), in episode order, cut into batches."""
+        self._pending.sort(key=_episode_order)
+        batches = []
+        while self._pending:
+            batches.append(self._take_batch())
+        return batches
+
     def _ready(self, first_arrival: float) -> bool:
         self._drop_abandoned()
         everyone_waiting = len(self._pending) >= self._live_episodes
+        if self.max_wait_s is None:
+            return everyone_waiting
         full = len(self._pending) >= self.max_batch_size or (
             self.max_batch_tokens is not None
             and sum(len(r.context) for r in self._pending) >= self.max_batch_tokens
@@ -134,15 +161,20 @@ class GenerationBatcher:
                 await self._changed.wait_for(lambda: bool(self._pending))
                 first_arrival = time.monotonic()
                 while not self._ready(first_arrival):
+                    if self.max_wait_s is None:
+                        await self._changed.wait()
+                        continue
                     remaining = self.max_wait_s - (time.monotonic() - first_arrival)
                     try:
                         await asyncio.wait_for(self._changed.wait(), timeout=max(remaining, 0.0))
                     except asyncio.TimeoutError:
                         pass
                 self._drop_abandoned()
-                batch = self._take_batch()
-            if batch:
-                await self._run(batch)
+                batches = self._take_round() if self.max_wait_s is None else [self._take_batch()]
+            for batch in batches:
+                live = [r for r in batch if not r.future.done()]  # an episode may time out meanwhile
+                if live:
+                    await self._run(live)
 
     async def _run(self, batch: list[_Request]) -> None:
         started = time.perf_counter()

@@ -28,7 +28,8 @@ class RolloutSettings:
     group_size: int
     limits: EpisodeLimits
     max_batch_size: int = 256
-    max_wait_s: float = 0.02
+    max_wait_s: float | None = None
+    """None: batches in rounds (reproducible); seconds: a timed flush (`GenerationBatcher`)."""
     max_batch_tokens: int | None = None
     """Context tokens one generation batch may hold (None: only `max_batch_size` bounds it)."""
     env_workers: int = 64

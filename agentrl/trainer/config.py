@@ -94,8 +94,10 @@ class RolloutConfig:
     group_size: int = 8
     max_context_tokens: int = 1024
     max_batch_size: int = 256
-    max_wait_s: float = 0.02
-    """How long the batcher waits for busy episodes before generating for those already waiting."""
+    max_wait_s: float | None = None
+    """None: generation batches form in rounds (every live episode waiting), so a seeded run is
+    reproducible. Seconds: how long the batcher waits for busy episodes before generating for those
+    already waiting (faster with slow tools; batches, and so reruns, then depend on timing)."""
     env_step_timeout_s: float = 60.0
     """One env `reset`/`step` longer than this ends its episode as a `timeout` failure."""
     episode_timeout_s: float | None = None

@@ -48,6 +48,9 @@ from agentrl.types import Trajectory
 CONTROL_TIMEOUT = timedelta(hours=24)
 """How long a follower waits for rank 0's next message: a step's rollout, eval and checkpoint included."""
 
+STOP_ACK_TIMEOUT = timedelta(seconds=60)
+"""How long rank 0 waits for the followers to confirm they have its `_Stop`."""
+
 
 class TrainerFailed(RuntimeError):
     """Rank 0 (the trainer) failed; a follower stops with it."""
@@ -113,7 +116,11 @@ class GroupLead:
         return stats
 
     def stop(self, error: BaseException | None) -> None:
+        """Tell the followers to stop, and wait until they have the message: a broadcast may return
+        once sent, and torchrun stops every rank as soon as a failed rank 0 exits, so without the wait
+        a follower could be killed before it read (and reported) why."""
         self._send(_Stop(None if error is None else f"{type(error).__name__}: {error}"))
+        dist.monitored_barrier(group=self.control, timeout=STOP_ACK_TIMEOUT)
 
     def _send(self, message: object) -> None:
         dist.broadcast_object_list([message], src=0, group=self.control)
@@ -163,6 +170,7 @@ def _follow(config: TrainConfig, control: dist.ProcessGroup) -> None:
             elif isinstance(message, _Update):
                 _update(learner, message.trajectories, message.with_optimizer)
             message = _receive(control)
+    dist.monitored_barrier(group=control, timeout=STOP_ACK_TIMEOUT)  # rank 0 waits for this (GroupLead.stop)
     if message.error is not None:
         raise TrainerFailed(f"rank 0 (the trainer) failed, so this learner rank stops too: {message.error}")
 
