@@ -11,7 +11,7 @@ training success of the last step, the environment steps played (turns), and the
 clip fraction of the update, so the table shows both what the extra steps do to the policy and to the
 outcome.
 
-    python bench/mini_batches.py                       # mini_batches 1 and 4, seeds 0 1 2, 10 steps
+    python bench/mini_batches.py                       # mini_batches 1 and 4, seeds 0 1 2, 6 steps
     python bench/mini_batches.py --mini-batches 1 2 4 --steps 30 --eval-every 10
 """
 
@@ -64,8 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mini-batches", nargs="+", type=int, default=[1, 4])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--eval-every", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--eval-every", type=int, default=6)
     parser.add_argument("--eval-tasks", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("runs/mini_batches"))
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="extra overrides for every run")
@@ -82,12 +82,16 @@ def main() -> None:
         ),
         "|---|---|---|---|---|---|---|",
     ]
+    # Seeds outer, settings inner: a sweep stopped early still holds paired runs of every setting.
+    for seed in args.seeds:
+        for mini_batches in args.mini_batches:
+            metrics_file = out / f"mb{mini_batches}-seed{seed}" / "metrics.jsonl"
+            if read_curve(metrics_file, args.steps) is None:
+                train(out, mini_batches, seed, args)
     for mini_batches in args.mini_batches:
         finals, last, played, drift, clipped = [], [], [], [], []
         for seed in args.seeds:
             metrics_file = out / f"mb{mini_batches}-seed{seed}" / "metrics.jsonl"
-            if read_curve(metrics_file, args.steps) is None:
-                train(out, mini_batches, seed, args)
             curve = read_curve(metrics_file, args.steps)
             if curve is None:
                 raise RuntimeError(f"{metrics_file} has no evaluation at step {args.steps} after training")

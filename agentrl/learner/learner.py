@@ -37,10 +37,12 @@ from agentrl.learner.packing import (
     training_sequences,
 )
 from agentrl.learner.precision import DTYPES, checkpoint_activations, compute_precision
+from agentrl.learner.schedule import LR_SCHEDULES, lr_factor
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
 from agentrl.losses.drift import approx_kl
-from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl, ppo_clip_loss
-from agentrl.losses.ratios import RATIO_LEVELS, segment_ids, truncated_discrepancy_weight
+from agentrl.losses.policy import POLICY_LOSSES, PolicyLossOptions
+from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl
+from agentrl.losses.ratios import RATIO_LEVELS, rejected_by_mask, segment_ids, truncated_discrepancy_weight
 from agentrl.types import Trajectory
 
 
@@ -49,6 +51,13 @@ class LearnerSettings:
     """Optimizer and policy-loss settings (the `learner` config section)."""
 
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    """`constant`, `linear` or `cosine` decay of `lr` over `trainer.steps` updates, after the warmup
+    (agentrl/learner/schedule.py); the update count is in the checkpoint, so a resumed run continues it."""
+    warmup_steps: int = 0
+    """Updates of linear warmup from lr/W up to lr."""
+    lr_min_ratio: float = 0.0
+    """The floor of the linear/cosine decay, as a share of `lr`."""
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     """Max global gradient norm."""
@@ -75,10 +84,28 @@ class LearnerSettings:
     ratio_level: str = "token"
     """Which tokens share one importance ratio: `token` (PPO), `turn` (Turn-PPO: a turn is one action,
     so its tokens move together), `sequence` (GSPO). See agentrl/losses/ratios.py."""
+    policy_loss: str = "ppo"
+    """The surrogate (agentrl/losses/policy.py): `ppo` (clipped, with `dual_clip`), `cispo` (MiniMax-M1:
+    the clipped IS weight, gradient stopped, times A·log π) or `sapo` (a soft sigmoid gate instead of the
+    clip, temperatures `sapo_tau_pos`/`sapo_tau_neg`). `clip_eps_low/high` are CISPO's weight bounds too."""
+    sapo_tau_pos: float = 1.0
+    sapo_tau_neg: float = 1.05
+    """SAPO's gate temperatures for positive and negative advantages (larger: damped sooner)."""
     dual_clip: float | None = None
     """Dual-clip bound c > 1 for negative advantages (3 is typical); None turns it off."""
+    decoupled: bool = True
+    """The decoupled objective (Hilton et al. 2022; AReaL): the clip is centred at π_prox = the learner's
+    pre-update log-probs, and the behaviour weight π_prox/μ (truncated by `tis_cap`, masked by
+    `mis_bounds`) corrects for the sampler μ. False: coupled PPO, π_old := μ (the sampler's log-probs)
+    and no behaviour weight. The two agree on-policy with an exact sampler (π_prox = μ)."""
     tis_cap: float | None = 2.0
     """Truncation C of the off-policy weight π_old/μ (sampler vs learner); None turns the weight off."""
+    mis_bounds: list[float] | None = None
+    """[lower, upper] of masked importance sampling: tokens (or whole segments at `is_level` turn/sequence)
+    whose π_old/μ is outside are left out of the policy-gradient term (`mis_rejected_share`); None: off."""
+    is_level: str | None = None
+    """Which tokens share one behaviour weight π_old/μ (TIS and MIS): `token`, `turn`, `sequence` (the
+    geometric mean over the segment); None follows `ratio_level`."""
     aggregation: str = "token_mean"
     """How per-token losses become the step loss: `token_mean` (every token alike), `seq_mean_token_sum`,
     `seq_mean_token_mean` (every trajectory alike, original GRPO) or `constant` (Dr. GRPO: trajectory
@@ -117,6 +144,14 @@ class LearnerSettings:
                 f"learner.aggregation=constant needs learner.constant_length > 0 (the max trajectory length "
                 f"in action tokens), got {self.constant_length}"
             )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"learner.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
+            )
+        if self.warmup_steps < 0:
+            raise ValueError(f"learner.warmup_steps must be >= 0 (0: no warmup), got {self.warmup_steps}")
+        if not 0.0 <= self.lr_min_ratio <= 1.0:
+            raise ValueError(f"learner.lr_min_ratio must be in [0, 1], got {self.lr_min_ratio}")
         if self.mini_batches < 1:
             raise ValueError(
                 f"learner.mini_batches must be >= 1 (optimizer steps per epoch; 1 = one step over the whole "
@@ -127,6 +162,27 @@ class LearnerSettings:
         if self.ratio_level not in RATIO_LEVELS:
             raise ValueError(
                 f"learner.ratio_level must be one of {', '.join(RATIO_LEVELS)}, got {self.ratio_level!r}"
+            )
+        if self.policy_loss not in POLICY_LOSSES:
+            raise ValueError(
+                f"learner.policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}"
+            )
+        if self.sapo_tau_pos <= 0.0 or self.sapo_tau_neg <= 0.0:
+            raise ValueError(
+                f"learner.sapo_tau_pos and sapo_tau_neg must be > 0 (1.0 and 1.05 are the paper's), got "
+                f"{self.sapo_tau_pos} and {self.sapo_tau_neg}"
+            )
+        if self.mis_bounds is not None and not (
+            len(self.mis_bounds) == 2 and 0.0 <= self.mis_bounds[0] < 1.0 < self.mis_bounds[1]
+        ):
+            raise ValueError(
+                f"learner.mis_bounds must be [lower, upper] with 0 <= lower < 1 < upper (e.g. [0.5, 2.0]) or "
+                f"null, got {self.mis_bounds}"
+            )
+        if self.is_level is not None and self.is_level not in RATIO_LEVELS:
+            raise ValueError(
+                f"learner.is_level must be one of {', '.join(RATIO_LEVELS)} or null (follow ratio_level), "
+                f"got {self.is_level!r}"
             )
         if self.dual_clip is not None and self.dual_clip <= 1.0:
             raise ValueError(f"learner.dual_clip must be > 1 (3 is typical) or null, got {self.dual_clip}")
@@ -174,10 +230,19 @@ class Learner:
         settings: LearnerSettings,
         temperature: float = 1.0,
         critic: bool = False,
+        total_steps: int = 1,
     ) -> None:
         self.model = model
+        self.total_steps = total_steps
+        """The run's updates (trainer.steps): the length of the lr schedule."""
+        self.updates = 0
+        """Updates taken so far: the lr schedule's position (`state_dict`)."""
         self.pad_token_id = pad_token_id
         self.settings = settings
+        self.loss_options = PolicyLossOptions(
+            settings.clip_eps_low, settings.clip_eps_high, settings.dual_clip, settings.sapo_tau_pos,
+            settings.sapo_tau_neg,
+        )
         self.temperature = temperature
         """The sampler's temperature: log-probs must be of the distribution the tokens were drawn from."""
         # The KL anchor is the policy as it started; it only exists when the KL term is on.
@@ -199,6 +264,21 @@ class Learner:
             lr=settings.lr,
             weight_decay=settings.weight_decay,
         )
+
+    def state_dict(self) -> dict[str, int]:
+        """What a resumed learner needs besides weights and optimizer: the lr schedule's position."""
+        return {"updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.updates = int(state["updates"])
+
+    def _set_learning_rate(self) -> None:
+        settings = self.settings
+        factor = lr_factor(
+            self.updates, settings.lr_schedule, settings.warmup_steps, self.total_steps, settings.lr_min_ratio
+        )
+        for group in self.optimizer.param_groups:
+            group["lr"] = settings.lr * factor
 
     @staticmethod
     def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
@@ -289,6 +369,8 @@ class Learner:
         `mini_batches` optimizer steps each. Returns loss statistics (means over the update)."""
         sequences = training_sequences(trajectories)
         total_tokens = sum(s.action_tokens for s in sequences)
+        self._set_learning_rate()
+        self.updates += 1  # a step with nothing to train still moves the schedule: it counts trainer steps
         if total_tokens == 0:
             return {"trained_tokens": 0.0}
         if self.critic is not None and any(not s.value_mask for s in sequences):
@@ -301,7 +383,7 @@ class Learner:
         sums = dict.fromkeys(
             (
                 "loss", "clipped", "clipped_turns", "turns", "entropy", "kl", "ratio", "ratio_sq", "behaviour_gap",
-                "tis_weight", "clip_bias_weight", "approx_kl", "approx_kl_k3",
+                "tis_weight", "mis_rejected", "clip_bias_weight", "approx_kl", "approx_kl_k3",
             ),
             0.0,
         )
@@ -362,11 +444,13 @@ class Learner:
             "approx_kl_k3": per_token_mean["approx_kl_k3"],
             "behaviour_logprob_gap": per_token_mean["behaviour_gap"],
             "tis_weight_mean": per_token_mean["tis_weight"],
+            "mis_rejected_share": per_token_mean["mis_rejected"],
             "clip_bias_weight_mean": per_token_mean["clip_bias_weight"],
             "grad_norm": sum(grad_norms) / len(grad_norms),
             "trained_tokens": float(total_tokens),
             "micro_batches": float(trained_batches),
             "optimizer_steps": float(optimizer_steps),
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
         }
 
     def _plan(self, sequences: list[TrainingSequence]) -> _MiniBatchPlan:
@@ -412,24 +496,29 @@ class Learner:
     ) -> dict[str, float]:
         settings = self.settings
         current = self._action_logits(self.model, batch, with_values=self.critic is not None)
-        old_logprobs = current.logprobs.detach() if old is None else old
         mask = batch.target_mask.to(self.device)
         advantages = batch.advantages.to(self.device)[mask]
         behaviour = batch.behaviour_logprobs.to(self.device)[mask]
+        if not settings.decoupled:  # coupled PPO: the sampler's log-probs are π_old
+            old_logprobs = behaviour
+        else:
+            old_logprobs = current.logprobs.detach() if old is None else old
         sequence_index, owners, turns = (t.to(self.device) for t in batch.action_sequences_and_turns())
         ratio_segments = segment_ids(settings.ratio_level, owners, turns)
-        surrogate = ppo_clip_loss(
-            current.logprobs,
-            old_logprobs,
-            advantages,
-            settings.clip_eps_low,
-            settings.clip_eps_high,
-            segments=ratio_segments,
-            dual_clip=settings.dual_clip,
+        surrogate = POLICY_LOSSES[settings.policy_loss](
+            current.logprobs, old_logprobs, advantages, ratio_segments, self.loss_options
         )
         # §3.5: π_θ/μ = (π_θ/π_old)·(π_old/μ); the clip sees the first factor, the second reweights the
         # policy-gradient term only (as verl's TIS does), not the entropy or KL regularisers.
-        tis_weight = truncated_discrepancy_weight(old_logprobs, behaviour, settings.tis_cap, ratio_segments)
+        is_segments = segment_ids(settings.is_level or settings.ratio_level, owners, turns)
+        if settings.decoupled:
+            tis_weight = truncated_discrepancy_weight(old_logprobs, behaviour, settings.tis_cap, is_segments)
+            bounds = tuple(settings.mis_bounds) if settings.mis_bounds else None
+            rejected = rejected_by_mask(old_logprobs, behaviour, bounds, is_segments)  # type: ignore[arg-type]
+        else:
+            tis_weight = torch.ones_like(old_logprobs)
+            rejected = torch.zeros_like(old_logprobs, dtype=torch.bool)
+        tis_weight = torch.where(rejected, 0.0, tis_weight)
         per_token = tis_weight * surrogate.loss
         turn_segments = segment_ids("turn", owners, turns)
         bias_weight = torch.ones_like(per_token)
@@ -484,5 +573,6 @@ class Learner:
             "approx_kl_k3": float(kl_k3.sum()),
             "behaviour_gap": float((old_logprobs - behaviour).abs().sum()),
             "tis_weight": float(tis_weight.sum()),
+            "mis_rejected": float(rejected.sum()),
             "clip_bias_weight": float(bias_weight.sum()),
         }

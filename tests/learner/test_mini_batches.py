@@ -84,3 +84,52 @@ def test_eight_micro_batches_equal_one_inside_each_mini_batch(ratio_level: str) 
     assert any(not torch.allclose(all_in_one[name], one_step[name]) for name in all_in_one)
     for name in one_row_each:
         torch.testing.assert_close(one_row_each[name], all_in_one[name], atol=1e-6, rtol=1e-4)
+
+
+def test_coupled_and_decoupled_agree_on_policy() -> None:
+    """With an exact sampler π_prox = μ, so centring the clip at either gives the same update."""
+    decoupled, trajectories = on_policy_learner(LearnerSettings(lr=0.05))
+    coupled, _ = on_policy_learner(LearnerSettings(lr=0.05, decoupled=False))
+    assert decoupled.update(trajectories)["loss"] == pytest.approx(coupled.update(trajectories)["loss"], rel=1e-6)
+    for a, b in zip(decoupled.model.parameters(), coupled.model.parameters(), strict=True):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_coupled_ppo_centres_the_clip_at_the_sampler() -> None:
+    """The made-up behaviour log-probs (−1) are far from the model's: coupled PPO sees ratio π_θ/μ ≠ 1
+    in its only step (and no behaviour weight); the decoupled default sees ratio 1."""
+    tokenizer = build_tiny_tokenizer(WORDS)
+
+    def stats(settings: LearnerSettings) -> dict[str, float]:
+        learner = Learner(build_tiny_model(tokenizer, SHAPE, seed=1), tokenizer.pad_token_id, settings)
+        return learner.update(make_trajectories(tokenizer))
+
+    coupled = stats(LearnerSettings(decoupled=False))
+    assert coupled["ratio_std"] > 0.0 and coupled["tis_weight_mean"] == 1.0
+    assert stats(LearnerSettings())["ratio_std"] == 0.0
+
+
+@pytest.mark.parametrize("is_level", ["token", "sequence"])
+def test_mis_rejects_exactly_the_tokens_whose_sampler_was_off(is_level: str) -> None:
+    """μ = π_old on trajectories 0-3; on 4-7 the sampler's log-probs are 2 lower (π_old/μ = e² > 2)."""
+    learner, trajectories = on_policy_learner(LearnerSettings(mis_bounds=[0.5, 2.0], is_level=is_level))
+    for trajectory in trajectories[4:]:
+        for turn in trajectory.turns:
+            turn.behaviour_logprobs = [value - 2.0 for value in turn.behaviour_logprobs]
+    tokens = [sum(len(turn.action_ids) for turn in t.turns) for t in trajectories]
+    stats = learner.update(trajectories)
+    assert stats["mis_rejected_share"] == pytest.approx(sum(tokens[4:]) / sum(tokens))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"policy_loss": "grpo"}, "learner.policy_loss must be one of ppo, cispo, sapo, got 'grpo'"),
+        ({"mis_bounds": [2.0, 0.5]}, r"learner.mis_bounds must be \[lower, upper\]"),
+        ({"is_level": "step"}, "learner.is_level must be one of token, turn, sequence or null"),
+        ({"sapo_tau_neg": 0.0}, "sapo_tau_neg must be > 0"),
+    ],
+)
+def test_off_policy_and_loss_keys_are_validated(overrides: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LearnerSettings(**overrides)
