@@ -116,6 +116,13 @@ def summed_over_ranks(values: dict[str, float]) -> dict[str, float]:
     return dict(zip(keys, stacked.tolist(), strict=True))
 
 
+def extremes_over_ranks(smallest: float, largest: float) -> tuple[float, float]:
+    """The step-wide (min, max) of per-rank minima and maxima (ratio statistics), in one all-reduce."""
+    value = torch.tensor([-smallest, largest], dtype=torch.float64)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return -float(value[0]), float(value[1])
+
+
 def full_norm(norm: torch.Tensor) -> float:
     """clip_grad_norm_ over sharded gradients returns a DTensor; its value is the global norm."""
     return float(norm.full_tensor() if isinstance(norm, DTensor) else norm)

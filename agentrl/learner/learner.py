@@ -9,6 +9,7 @@ steps equals 8 × 1 up to float error.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +18,7 @@ from transformers import PreTrainedModel
 from agentrl.learner.critic import ValueHead, clipped_value_loss, explained_variance
 from agentrl.learner.distributed import (
     LearnerGroup,
+    extremes_over_ranks,
     full_norm,
     join_learner_group,
     most_over_ranks,
@@ -24,6 +26,7 @@ from agentrl.learner.distributed import (
     shard_policy,
     summed_over_ranks,
 )
+from agentrl.learner.mini_batches import split_into_mini_batches
 from agentrl.learner.packing import (
     PACKINGS,
     MicroBatch,
@@ -34,10 +37,13 @@ from agentrl.learner.packing import (
     training_sequences,
 )
 from agentrl.learner.precision import DTYPES, checkpoint_activations, compute_precision
+from agentrl.learner.schedule import LR_SCHEDULES, lr_factor
 from agentrl.learner.supervised import action_nll
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
-from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl, ppo_clip_loss
-from agentrl.losses.ratios import RATIO_LEVELS, segment_ids, truncated_discrepancy_weight
+from agentrl.losses.drift import approx_kl
+from agentrl.losses.policy import POLICY_LOSSES, PolicyLossOptions
+from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl
+from agentrl.losses.ratios import RATIO_LEVELS, rejected_by_mask, segment_ids, truncated_discrepancy_weight
 from agentrl.policy.lora import adapters_disabled, has_adapters
 from agentrl.types import Trajectory
 
@@ -47,6 +53,13 @@ class LearnerSettings:
     """Optimizer and policy-loss settings (the `learner` config section)."""
 
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    """`constant`, `linear` or `cosine` decay of `lr` over `trainer.steps` updates, after the warmup
+    (agentrl/learner/schedule.py); the update count is in the checkpoint, so a resumed run continues it."""
+    warmup_steps: int = 0
+    """Updates of linear warmup from lr/W up to lr."""
+    lr_min_ratio: float = 0.0
+    """The floor of the linear/cosine decay, as a share of `lr`."""
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     """Max global gradient norm."""
@@ -58,7 +71,11 @@ class LearnerSettings:
     `padded` (one per row, padded to the longest). The update is the same either way; flat computes fewer
     positions, so it is the default (bench/README.md, learner_vs_trl). See agentrl/learner/packing.py."""
     epochs: int = 1
-    """Passes over each step's data; π_old is recomputed before the first when > 1."""
+    """Passes over each step's data."""
+    mini_batches: int = 1
+    """Optimizer steps per epoch: the step's trajectories are cut, in order, into this many mini-batches
+    (agentrl/learner/mini_batches.py), each with its own aggregation normaliser. With more than one
+    optimizer step per update (mini_batches × epochs > 1) π_old is computed once, before the first."""
     clip_eps_low: float = 0.2
     clip_eps_high: float = 0.2
     """Set 0.28 for DAPO's clip-higher."""
@@ -69,10 +86,28 @@ class LearnerSettings:
     ratio_level: str = "token"
     """Which tokens share one importance ratio: `token` (PPO), `turn` (Turn-PPO: a turn is one action,
     so its tokens move together), `sequence` (GSPO). See agentrl/losses/ratios.py."""
+    policy_loss: str = "ppo"
+    """The surrogate (agentrl/losses/policy.py): `ppo` (clipped, with `dual_clip`), `cispo` (MiniMax-M1:
+    the clipped IS weight, gradient stopped, times A·log π) or `sapo` (a soft sigmoid gate instead of the
+    clip, temperatures `sapo_tau_pos`/`sapo_tau_neg`). `clip_eps_low/high` are CISPO's weight bounds too."""
+    sapo_tau_pos: float = 1.0
+    sapo_tau_neg: float = 1.05
+    """SAPO's gate temperatures for positive and negative advantages (larger: damped sooner)."""
     dual_clip: float | None = None
     """Dual-clip bound c > 1 for negative advantages (3 is typical); None turns it off."""
+    decoupled: bool = True
+    """The decoupled objective (Hilton et al. 2022; AReaL): the clip is centred at π_prox = the learner's
+    pre-update log-probs, and the behaviour weight π_prox/μ (truncated by `tis_cap`, masked by
+    `mis_bounds`) corrects for the sampler μ. False: coupled PPO, π_old := μ (the sampler's log-probs)
+    and no behaviour weight. The two agree on-policy with an exact sampler (π_prox = μ)."""
     tis_cap: float | None = 2.0
     """Truncation C of the off-policy weight π_old/μ (sampler vs learner); None turns the weight off."""
+    mis_bounds: list[float] | None = None
+    """[lower, upper] of masked importance sampling: tokens (or whole segments at `is_level` turn/sequence)
+    whose π_old/μ is outside are left out of the policy-gradient term (`mis_rejected_share`); None: off."""
+    is_level: str | None = None
+    """Which tokens share one behaviour weight π_old/μ (TIS and MIS): `token`, `turn`, `sequence` (the
+    geometric mean over the segment); None follows `ratio_level`."""
     aggregation: str = "token_mean"
     """How per-token losses become the step loss: `token_mean` (every token alike), `seq_mean_token_sum`,
     `seq_mean_token_mean` (every trajectory alike, original GRPO) or `constant` (Dr. GRPO: trajectory
@@ -111,11 +146,45 @@ class LearnerSettings:
                 f"learner.aggregation=constant needs learner.constant_length > 0 (the max trajectory length "
                 f"in action tokens), got {self.constant_length}"
             )
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"learner.lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"
+            )
+        if self.warmup_steps < 0:
+            raise ValueError(f"learner.warmup_steps must be >= 0 (0: no warmup), got {self.warmup_steps}")
+        if not 0.0 <= self.lr_min_ratio <= 1.0:
+            raise ValueError(f"learner.lr_min_ratio must be in [0, 1], got {self.lr_min_ratio}")
+        if self.mini_batches < 1:
+            raise ValueError(
+                f"learner.mini_batches must be >= 1 (optimizer steps per epoch; 1 = one step over the whole "
+                f"batch), got {self.mini_batches}"
+            )
         if self.packing not in PACKINGS:
             raise ValueError(f"learner.packing must be one of {', '.join(PACKINGS)}, got {self.packing!r}")
         if self.ratio_level not in RATIO_LEVELS:
             raise ValueError(
                 f"learner.ratio_level must be one of {', '.join(RATIO_LEVELS)}, got {self.ratio_level!r}"
+            )
+        if self.policy_loss not in POLICY_LOSSES:
+            raise ValueError(
+                f"learner.policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}"
+            )
+        if self.sapo_tau_pos <= 0.0 or self.sapo_tau_neg <= 0.0:
+            raise ValueError(
+                f"learner.sapo_tau_pos and sapo_tau_neg must be > 0 (1.0 and 1.05 are the paper's), got "
+                f"{self.sapo_tau_pos} and {self.sapo_tau_neg}"
+            )
+        if self.mis_bounds is not None and not (
+            len(self.mis_bounds) == 2 and 0.0 <= self.mis_bounds[0] < 1.0 < self.mis_bounds[1]
+        ):
+            raise ValueError(
+                f"learner.mis_bounds must be [lower, upper] with 0 <= lower < 1 < upper (e.g. [0.5, 2.0]) or "
+                f"null, got {self.mis_bounds}"
+            )
+        if self.is_level is not None and self.is_level not in RATIO_LEVELS:
+            raise ValueError(
+                f"learner.is_level must be one of {', '.join(RATIO_LEVELS)} or null (follow ratio_level), "
+                f"got {self.is_level!r}"
             )
         if self.dual_clip is not None and self.dual_clip <= 1.0:
             raise ValueError(f"learner.dual_clip must be > 1 (3 is typical) or null, got {self.dual_clip}")
@@ -140,6 +209,21 @@ class _ActionLogits:
     at the position whose logits predict the token); None without a critic."""
 
 
+@dataclass(frozen=True)
+class _MiniBatchPlan:
+    """One optimizer step of an update: its micro-batches (this rank's share, FSDP fillers last) and its own
+    §3.4 weights and divisor."""
+
+    micro_batches: list[MicroBatch]
+    trained_batches: int
+    """The micro-batches before the fillers."""
+    weights: dict[int, float]
+    """w_i by trajectory index."""
+    divisor: float
+    value_states: int
+    """The critic's states in the mini-batch (all ranks): the value loss's divisor."""
+
+
 class Learner:
     def __init__(
         self,
@@ -148,10 +232,19 @@ class Learner:
         settings: LearnerSettings,
         temperature: float = 1.0,
         critic: bool = False,
+        total_steps: int = 1,
     ) -> None:
         self.model = model
+        self.total_steps = total_steps
+        """The run's updates (trainer.steps): the length of the lr schedule."""
+        self.updates = 0
+        """Updates taken so far: the lr schedule's position (`state_dict`)."""
         self.pad_token_id = pad_token_id
         self.settings = settings
+        self.loss_options = PolicyLossOptions(
+            settings.clip_eps_low, settings.clip_eps_high, settings.dual_clip, settings.sapo_tau_pos,
+            settings.sapo_tau_neg,
+        )
         self.temperature = temperature
         """The sampler's temperature: log-probs must be of the distribution the tokens were drawn from."""
         # The KL anchor is the policy as it started; it only exists when the KL term is on. With LoRA that is
@@ -176,6 +269,21 @@ class Learner:
             lr=settings.lr,
             weight_decay=settings.weight_decay,
         )
+
+    def state_dict(self) -> dict[str, int]:
+        """What a resumed learner needs besides weights and optimizer: the lr schedule's position."""
+        return {"updates": self.updates}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.updates = int(state["updates"])
+
+    def _set_learning_rate(self) -> None:
+        settings = self.settings
+        factor = lr_factor(
+            self.updates, settings.lr_schedule, settings.warmup_steps, self.total_steps, settings.lr_min_ratio
+        )
+        for group in self.optimizer.param_groups:
+            group["lr"] = settings.lr * factor
 
     @staticmethod
     def _frozen_copy(model: PreTrainedModel) -> PreTrainedModel:
@@ -280,18 +388,103 @@ class Learner:
         return out
 
     def update(self, trajectories: list[Trajectory]) -> dict[str, float]:
-        """One policy update on the trajectories that carry advantages. Returns loss statistics."""
+        """One policy update on the trajectories that carry advantages: `epochs` passes over
+        `mini_batches` optimizer steps each. Returns loss statistics (means over the update)."""
         sequences = training_sequences(trajectories)
         total_tokens = sum(s.action_tokens for s in sequences)
+        self._set_learning_rate()
+        self.updates += 1  # a step with nothing to train still moves the schedule: it counts trainer steps
         if total_tokens == 0:
             return {"trained_tokens": 0.0}
+        if self.critic is not None and any(not s.value_mask for s in sequences):
+            raise ValueError("with a critic every trained turn needs a value: call assign_values before credit")
+        plans = [self._plan(part) for part in split_into_mini_batches(sequences, self.settings.mini_batches)]
+        # π_old is the policy before the update's first optimizer step; with one step it is the weights of
+        # that step's own forward pass (detached, no second pass), otherwise it is computed now, once.
+        old_logprobs = self._old_logprobs(plans) if len(plans) * self.settings.epochs > 1 else None
+        self.model.eval()  # dropout off: the sampler's numbers must be reproducible here
+        sums = dict.fromkeys(
+            (
+                "loss", "clipped", "clipped_turns", "turns", "entropy", "kl", "ratio", "ratio_sq", "behaviour_gap",
+                "tis_weight", "mis_rejected", "clip_bias_weight", "approx_kl", "approx_kl_k3",
+            ),
+            0.0,
+        )
+        if self.critic is not None:
+            sums["value_loss"] = 0.0
+        ratio_low, ratio_high = math.inf, -math.inf
+        grad_norms: list[float] = []
+        for _ in range(self.settings.epochs):
+            for plan_index, plan in enumerate(plans):
+                self.optimizer.zero_grad(set_to_none=True)
+                for index, batch in enumerate(plan.micro_batches):
+                    filler = index >= plan.trained_batches  # zero weight: runs FSDP's collectives, adds nothing
+                    sequence_weights = torch.tensor(
+                        [0.0 if filler else plan.weights[s.trajectory_index] for s in batch.sequences]
+                    )
+                    old = old_logprobs[plan_index][index] if old_logprobs else None
+                    step_sums = self._accumulate(batch, old, sequence_weights, plan.divisor, plan.value_states)
+                    if not filler:
+                        ratio_low = min(ratio_low, step_sums.pop("ratio_min"))
+                        ratio_high = max(ratio_high, step_sums.pop("ratio_max"))
+                        for key, value in step_sums.items():
+                            sums[key] += value
+                parameters = self._trained_parameters() if self.critic else self.model.parameters()
+                grad_norms.append(full_norm(torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip)))
+                self.optimizer.step()
+        trained_batches = sum(plan.trained_batches for plan in plans)
+        if self.group:  # step-wide statistics; each turn was trained on exactly one rank
+            sums = summed_over_ranks(sums | {"micro_batches": float(trained_batches)})
+            trained_batches = int(sums.pop("micro_batches"))
+            ratio_low, ratio_high = extremes_over_ranks(ratio_low, ratio_high)
+        passes = self.settings.epochs
+        optimizer_steps = len(plans) * passes
+        per_token_mean = {key: value / (total_tokens * passes) for key, value in sums.items()}
+        critic_stats = {}
+        if self.critic is not None:
+            states = [s.value_states for s in sequences]
+            old_values = [v for olds, _ in states for v in olds]
+            targets = [r for _, step_targets in states for r in step_targets]
+            value_states = sum(plan.value_states for plan in plans)
+            critic_stats = {
+                # mean over the critic's states and epochs, before value_coef; its weighted share is in `loss`
+                "value_loss": sums["value_loss"] / (max(value_states, 1) * passes),
+                # of the rollout values against their targets, as CleanRL logs it
+                "explained_variance": explained_variance(old_values, targets),
+            }
+        ratio_mean = per_token_mean["ratio"]
+        return critic_stats | {
+            "loss": sums["loss"] / optimizer_steps,  # each optimizer step's loss has its own normaliser
+            "clip_fraction": per_token_mean["clipped"],
+            "clip_fraction_turn": sums["clipped_turns"] / sums["turns"],
+            "entropy": per_token_mean["entropy"],
+            "kl": per_token_mean["kl"],
+            "ratio_mean": ratio_mean,
+            "ratio_std": math.sqrt(max(per_token_mean["ratio_sq"] - ratio_mean**2, 0.0)),
+            "ratio_min": ratio_low,
+            "ratio_max": ratio_high,
+            "approx_kl": per_token_mean["approx_kl"],
+            "approx_kl_k3": per_token_mean["approx_kl_k3"],
+            "behaviour_logprob_gap": per_token_mean["behaviour_gap"],
+            "tis_weight_mean": per_token_mean["tis_weight"],
+            "mis_rejected_share": per_token_mean["mis_rejected"],
+            "clip_bias_weight_mean": per_token_mean["clip_bias_weight"],
+            "grad_norm": sum(grad_norms) / len(grad_norms),
+            "trained_tokens": float(total_tokens),
+            "micro_batches": float(trained_batches),
+            "optimizer_steps": float(optimizer_steps),
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
+        }
+
+    def _plan(self, sequences: list[TrainingSequence]) -> _MiniBatchPlan:
+        """One optimizer step's micro-batches and its own §3.4 normaliser (from its trajectories' lengths)."""
         mine = rank_share(sequences, self.group) if self.group else sequences
         micro_batches = [collate(rows, self.pad_token_id) for rows in self._micro_batch_layouts(mine)]
         trained_batches = len(micro_batches)
         if self.group:  # FSDP: every rank runs as many passes as the busiest (agentrl/learner/distributed.py)
             filler = micro_batches[-1] if micro_batches else collate([sequences[:1]], self.pad_token_id)
             micro_batches += [filler] * (most_over_ranks(trained_batches) - trained_batches)
-        # §3.4: weights and divisor come from the whole step, so splitting it cannot change the loss. The
+        # §3.4: weights and divisor come from the whole mini-batch, so splitting it cannot change the loss. The
         # unit is the trajectory, however many sequences a windowed context split it into.
         trajectory_tokens: dict[int, int] = {}
         for s in sequences:
@@ -299,79 +492,22 @@ class Learner:
         normaliser = step_normaliser(
             self.settings.aggregation, list(trajectory_tokens.values()), self.settings.constant_length
         )
-        weights = dict(zip(trajectory_tokens, normaliser.sequence_weights, strict=True))
-        old_logprobs = self._old_logprobs(micro_batches)
-        self.model.eval()  # dropout off: the sampler's numbers must be reproducible here
-        sums = dict.fromkeys(
-            (
-                "loss", "clipped", "clipped_turns", "turns", "entropy", "kl", "ratio", "behaviour_gap",
-                "tis_weight", "clip_bias_weight",
-            ),
-            0.0,
+        return _MiniBatchPlan(
+            micro_batches=micro_batches,
+            trained_batches=trained_batches,
+            weights=dict(zip(trajectory_tokens, normaliser.sequence_weights, strict=True)),
+            divisor=normaliser.divisor,
+            value_states=sum(sum(s.value_mask) for s in sequences),
         )
-        grad_norm = torch.tensor(0.0)
-        value_states = sum(sum(s.value_mask) for s in sequences)
-        if self.critic is not None:
-            if any(not s.value_mask for s in sequences):
-                raise ValueError("with a critic every trained turn needs a value: call assign_values before credit")
-            sums["value_loss"] = 0.0
-        for _ in range(self.settings.epochs):
-            self.optimizer.zero_grad(set_to_none=True)
-            for index, batch in enumerate(micro_batches):
-                filler = index >= trained_batches  # zero weight: runs FSDP's collectives, adds nothing
-                sequence_weights = torch.tensor(
-                    [0.0 if filler else weights[s.trajectory_index] for s in batch.sequences]
-                )
-                step_sums = self._accumulate(
-                    batch, old_logprobs[index] if old_logprobs else None, sequence_weights, normaliser.divisor,
-                    value_states,
-                )
-                for key, value in step_sums.items():
-                    sums[key] += 0.0 if filler else value
-            parameters = self._trained_parameters() if self.critic else self.model.parameters()
-            grad_norm = torch.nn.utils.clip_grad_norm_(parameters, self.settings.grad_clip)
-            self.optimizer.step()
-        if self.group:  # step-wide statistics; each turn was trained on exactly one rank
-            sums = summed_over_ranks(sums | {"micro_batches": float(trained_batches)})
-            trained_batches = int(sums.pop("micro_batches"))
-        per_token_mean = {key: value / (total_tokens * self.settings.epochs) for key, value in sums.items()}
-        critic_stats = {}
-        if self.critic is not None:
-            states = [s.value_states for s in sequences]
-            old_values = [v for olds, _ in states for v in olds]
-            targets = [r for _, step_targets in states for r in step_targets]
-            critic_stats = {
-                # mean over the critic's states and epochs, before value_coef; its weighted share is in `loss`
-                "value_loss": sums["value_loss"] / (max(value_states, 1) * self.settings.epochs),
-                # of the rollout values against their targets, as CleanRL logs it
-                "explained_variance": explained_variance(old_values, targets),
-            }
-        return critic_stats | {
-            "loss": sums["loss"] / self.settings.epochs,
-            "clip_fraction": per_token_mean["clipped"],
-            "clip_fraction_turn": sums["clipped_turns"] / sums["turns"],
-            "entropy": per_token_mean["entropy"],
-            "kl": per_token_mean["kl"],
-            "ratio_mean": per_token_mean["ratio"],
-            "behaviour_logprob_gap": per_token_mean["behaviour_gap"],
-            "tis_weight_mean": per_token_mean["tis_weight"],
-            "clip_bias_weight_mean": per_token_mean["clip_bias_weight"],
-            "grad_norm": full_norm(grad_norm),
-            "trained_tokens": float(total_tokens),
-            "micro_batches": float(trained_batches),
-        }
 
     def _micro_batch_layouts(self, sequences: list[TrainingSequence]) -> list[Rows]:
         return pack_micro_batches(sequences, self.settings.micro_batch_tokens, self.settings.packing)
 
     @torch.no_grad()
-    def _old_logprobs(self, micro_batches: list[MicroBatch]) -> list[torch.Tensor] | None:
-        """π_old for the clipped ratio. With one epoch the first gradient is taken at π_old itself, so
-        the current log-probs (detached) are exactly π_old and a second forward pass is skipped."""
-        if self.settings.epochs == 1:
-            return None
+    def _old_logprobs(self, plans: list[_MiniBatchPlan]) -> list[list[torch.Tensor]]:
+        """π_old for the clipped ratio, per mini-batch and micro-batch, under the weights before any step."""
         self.model.eval()
-        return [self._action_logits(self.model, batch).logprobs.detach() for batch in micro_batches]
+        return [[self._action_logits(self.model, batch).logprobs.detach() for batch in plan.micro_batches] for plan in plans]
 
     def _accumulate(
         self,
@@ -383,24 +519,29 @@ class Learner:
     ) -> dict[str, float]:
         settings = self.settings
         current = self._action_logits(self.model, batch, with_values=self.critic is not None)
-        old_logprobs = current.logprobs.detach() if old is None else old
         mask = batch.target_mask.to(self.device)
         advantages = batch.advantages.to(self.device)[mask]
         behaviour = batch.behaviour_logprobs.to(self.device)[mask]
+        if not settings.decoupled:  # coupled PPO: the sampler's log-probs are π_old
+            old_logprobs = behaviour
+        else:
+            old_logprobs = current.logprobs.detach() if old is None else old
         sequence_index, owners, turns = (t.to(self.device) for t in batch.action_sequences_and_turns())
         ratio_segments = segment_ids(settings.ratio_level, owners, turns)
-        surrogate = ppo_clip_loss(
-            current.logprobs,
-            old_logprobs,
-            advantages,
-            settings.clip_eps_low,
-            settings.clip_eps_high,
-            segments=ratio_segments,
-            dual_clip=settings.dual_clip,
+        surrogate = POLICY_LOSSES[settings.policy_loss](
+            current.logprobs, old_logprobs, advantages, ratio_segments, self.loss_options
         )
         # §3.5: π_θ/μ = (π_θ/π_old)·(π_old/μ); the clip sees the first factor, the second reweights the
         # policy-gradient term only (as verl's TIS does), not the entropy or KL regularisers.
-        tis_weight = truncated_discrepancy_weight(old_logprobs, behaviour, settings.tis_cap, ratio_segments)
+        is_segments = segment_ids(settings.is_level or settings.ratio_level, owners, turns)
+        if settings.decoupled:
+            tis_weight = truncated_discrepancy_weight(old_logprobs, behaviour, settings.tis_cap, is_segments)
+            bounds = tuple(settings.mis_bounds) if settings.mis_bounds else None
+            rejected = rejected_by_mask(old_logprobs, behaviour, bounds, is_segments)  # type: ignore[arg-type]
+        else:
+            tis_weight = torch.ones_like(old_logprobs)
+            rejected = torch.zeros_like(old_logprobs, dtype=torch.bool)
+        tis_weight = torch.where(rejected, 0.0, tis_weight)
         per_token = tis_weight * surrogate.loss
         turn_segments = segment_ids("turn", owners, turns)
         bias_weight = torch.ones_like(per_token)
@@ -437,6 +578,8 @@ class Learner:
             loss = loss + settings.value_coef * value_loss / max(value_states, 1)
             critic_sums = {"value_loss": float(value_loss.detach())}
         loss.backward()
+        ratio = surrogate.ratio.detach()  # at the ratio level, as the clip sees it
+        kl_k1, kl_k3 = approx_kl(current.logprobs, old_logprobs)
         return critic_sums | {
             "loss": float(loss.detach()),
             "clipped": float(surrogate.clipped.sum()),
@@ -445,8 +588,14 @@ class Learner:
             "turns": float(turn_segments.unique().numel()),
             "entropy": float(entropy.detach().sum()),
             "kl": float(kl.detach().sum()),
-            "ratio": float(surrogate.ratio.detach().sum()),
+            "ratio": float(ratio.sum()),
+            "ratio_sq": float((ratio**2).sum()),
+            "ratio_min": float(ratio.min()),
+            "ratio_max": float(ratio.max()),
+            "approx_kl": float(kl_k1.sum()),
+            "approx_kl_k3": float(kl_k3.sum()),
             "behaviour_gap": float((old_logprobs - behaviour).abs().sum()),
             "tis_weight": float(tis_weight.sum()),
+            "mis_rejected": float(rejected.sum()),
             "clip_bias_weight": float(bias_weight.sum()),
         }

@@ -73,3 +73,21 @@ def truncated_discrepancy_weight(
     if cap is None:
         return torch.ones_like(old_logprobs)
     return torch.clamp(importance_ratio(old_logprobs, behaviour_logprobs, segments), max=cap)
+
+
+@torch.no_grad()
+def rejected_by_mask(
+    old_logprobs: torch.Tensor,
+    behaviour_logprobs: torch.Tensor,
+    bounds: tuple[float, float] | None,
+    segments: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Masked importance sampling (MIS): True for the tokens whose π_old/μ (the segment's geometric mean at
+    the turn/sequence level, so a segment is rejected whole) lies outside [lower, upper]; they are left
+    out of the policy-gradient term. Where truncation keeps a far-off token with a bounded weight, the
+    mask drops it: a token the sampler drew with a very different probability is not evidence about π_old.
+    `bounds=None`: nothing is rejected."""
+    if bounds is None:
+        return torch.zeros_like(old_logprobs, dtype=torch.bool)
+    ratio = importance_ratio(old_logprobs, behaviour_logprobs, segments)
+    return (ratio < bounds[0]) | (ratio > bounds[1])

@@ -13,7 +13,7 @@ The protocol is a sequence of messages from rank 0 (`broadcast_object_list` on a
 own, whose timeout is long enough for a rollout), each followed by the same collectives on every rank:
 
     _Start(vocabulary, pad id)   then rank 0's initial weights, broadcast (seeds alone are not trusted)
-    _Restore()                   then rank 0's checkpoint, scattered into the shards (resume)
+    _Restore(learner state)      then rank 0's checkpoint, scattered into the shards (resume)
     _Update(trajectories, ...)   then the update and the gather of the whole weights (and optimizer state
                                  on a checkpoint step)
     _Stop(error)                 the run ended, or rank 0 failed with `error`: the followers exit
@@ -64,7 +64,8 @@ class _Start:
 
 @dataclass(frozen=True)
 class _Restore:
-    pass
+    learner_state: dict[str, int]
+    """`Learner.state_dict()` of the checkpoint (the lr schedule's position)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class GroupLead:
     def restore(self, learner: Learner, checkpoint: Path) -> None:
         """The checkpoint's weights (already loaded into `full_model`) and optimizer state, into every shard."""
         assert self.full_model is not None, "start() builds the whole copy first"
-        self._send(_Restore())
+        self._send(_Restore(learner.state_dict()))
         scatter_full_state(learner.model, learner.optimizer, self.full_model.state_dict(), read_optimizer_state(checkpoint))
 
     def update(self, learner: Learner, trajectories: list[Trajectory], with_optimizer: bool) -> dict[str, float]:
@@ -161,11 +162,12 @@ def _follow(config: TrainConfig, control: dist.ProcessGroup) -> None:
         _broadcast_weights(model, control)
         learner = Learner(
             model, message.pad_token_id, config.learner, temperature=config.model.temperature,
-            critic=config.algo.name in CRITIC_ALGOS,
+            critic=config.algo.name in CRITIC_ALGOS, total_steps=config.trainer.steps,
         )
         message = _receive(control)
         while not isinstance(message, _Stop):
             if isinstance(message, _Restore):
+                learner.load_state_dict(message.learner_state)
                 scatter_full_state(learner.model, learner.optimizer, {}, {})
             elif isinstance(message, _Update):
                 _update(learner, message.trajectories, message.with_optimizer)

@@ -94,7 +94,7 @@ def _assemble_run(config: TrainConfig, resolved_yaml: str, spec: EnvSpec, lead: 
         sampler = lead.start(model, spec.vocabulary(), pad_token_id)
     learner = Learner(
         model, pad_token_id, config.learner, temperature=config.model.temperature,
-        critic=config.algo.name in CRITIC_ALGOS,
+        critic=config.algo.name in CRITIC_ALGOS, total_steps=config.trainer.steps,
     )
     rollout = RolloutSettings(
         group_size=config.rollout.group_size,
@@ -132,6 +132,8 @@ def _resume(run: TrainingRun) -> None:
     # A learner group's sharded optimizer is loaded by the lead, from rank 0's copy of the state.
     optimizer = run.learner.optimizer if run.lead is None else None
     state = load_checkpoint(checkpoint, run.full_model, optimizer, run.learner.critic)
+    # the lr schedule's position; a checkpoint from before it was saved took one update per step
+    run.learner.load_state_dict(state.get("learner", {"updates": int(state["step"])}))
     if run.lead is not None:
         run.lead.restore(run.learner, checkpoint)
     run.step = int(state["step"])
@@ -276,7 +278,7 @@ def train_step(run: TrainingRun) -> dict[str, object]:
             step,
             run.full_model,
             run.learner.optimizer if run.lead is None else run.lead.optimizer_state,
-            {"task_cursor": run.task_cursor, "policy_version": run.policy.version}
+            {"task_cursor": run.task_cursor, "policy_version": run.policy.version, "learner": run.learner.state_dict()}
             | ({"rewards": run.rewards.state_dict()} if run.rewards.transforms else {}),
             keep=config.trainer.keep_checkpoints,
             value_head=run.learner.critic,

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.mini_batches import split_into_mini_batches
 from agentrl.learner.packing import PACKINGS, pack_micro_batches, training_sequences
 from agentrl.losses.aggregation import AGGREGATIONS
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
@@ -59,9 +60,10 @@ def accumulated_gradients(
                 [a * (j + 1) - 0.3 * j for j in range(len(turn.action_ids))]
                 for a, turn in zip(trajectory.advantages, trajectory.turns)  # type: ignore[arg-type]
             ]
-    micro_batches = pack_micro_batches(training_sequences(trajectories), micro_batch_tokens, settings.packing)
+    mini_batches = split_into_mini_batches(training_sequences(trajectories), settings.mini_batches)
+    micro_batches = [pack_micro_batches(part, micro_batch_tokens, settings.packing) for part in mini_batches]
     stats = learner.update(trajectories)
-    assert stats["micro_batches"] == len(micro_batches)
+    assert stats["micro_batches"] == sum(len(layouts) for layouts in micro_batches)
     return {name: p.grad.detach().clone() for name, p in model.named_parameters()}
 
 
