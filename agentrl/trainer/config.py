@@ -18,8 +18,8 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from agentrl.infra.settings import InfraConfig
 from agentrl.learner.learner import LearnerSettings
-from agentrl.policy.vllm_settings import VLLMSettings
 from agentrl.policy.lora import LoraSettings
+from agentrl.policy.vllm_settings import VLLMSettings
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer", "infra")

@@ -33,8 +33,8 @@ from agentrl.learner.learner import Learner
 from agentrl.learner.weight_sync import sync_weights
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.loading import load_model_and_tokenizer
-from agentrl.policy.placement import place_model, this_machine_placement
 from agentrl.policy.lora import add_adapters, has_adapters, merged_model, save_adapter
+from agentrl.policy.placement import place_model, this_machine_placement
 from agentrl.rollout.batcher import BatcherStats
 from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits
