@@ -21,32 +21,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from repro_gigpo import mean_and_spread, read_curve
+from repro_gigpo import mean_and_spread, read_curve, train_seeded
 
 
 def train(out: Path, mini_batches: int, seed: int, args: argparse.Namespace) -> None:
-    overrides = [
-        "algo=gigpo", "model=tiny", "env=frozenlake",
-        f"learner.mini_batches={mini_batches}",
-        f"trainer.seed={seed}",
-        f"trainer.steps={args.steps}",
-        f"trainer.eval_every={args.eval_every}",
-        f"trainer.eval_tasks={args.eval_tasks}",
-        f"trainer.runs_dir={out}",
-        f"trainer.run_name=mb{mini_batches}-seed{seed}",
-        "trainer.progress=false",
-        "trainer.save_trajectories=false",
-        "trainer.resume=true",
-        *args.set,
-    ]
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "agentrl.cli.main", "train", *overrides], check=True)
-    print(f"  mini_batches {mini_batches} seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
+    overrides = ["algo=gigpo", "env=frozenlake", f"learner.mini_batches={mini_batches}"]
+    train_seeded(out, f"mb{mini_batches}-seed{seed}", seed, args, overrides)
 
 
 def update_means(metrics_file: Path) -> dict[str, float]:

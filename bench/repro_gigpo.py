@@ -115,16 +115,21 @@ def env_label(args: argparse.Namespace) -> str:
 
 
 def train(out: Path, method: str, seed: int, args: argparse.Namespace) -> None:
+    train_seeded(out, f"{method}-seed{seed}", seed, args, [*env_overrides(args), *METHODS[method].overrides])
+
+
+def train_seeded(out: Path, run_name: str, seed: int, args: argparse.Namespace, overrides: list[str]) -> None:
+    """One seeded tiny-model `agentrl train` run into `out/run_name`, resumable, with the sweep's step and eval
+    budget (`args.steps`, `eval_every`, `eval_tasks`, extra `--set` overrides); prints its wall time."""
     overrides = [
-        *env_overrides(args),
-        *METHODS[method].overrides,
+        *overrides,
         "model=tiny",
         f"trainer.seed={seed}",
         f"trainer.steps={args.steps}",
         f"trainer.eval_every={args.eval_every}",
         f"trainer.eval_tasks={args.eval_tasks}",
         f"trainer.runs_dir={out}",
-        f"trainer.run_name={method}-seed{seed}",
+        f"trainer.run_name={run_name}",
         "trainer.progress=false",
         "trainer.save_trajectories=false",
         "trainer.resume=true",
@@ -132,7 +137,7 @@ def train(out: Path, method: str, seed: int, args: argparse.Namespace) -> None:
     ]
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "agentrl.cli.main", "train", *overrides], check=True)
-    print(f"  {method} seed {seed}: {time.perf_counter() - started:.0f} s", flush=True)
+    print(f"  {run_name}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def mean_and_spread(values: list[float]) -> str:
