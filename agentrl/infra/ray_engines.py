@@ -276,10 +276,21 @@ class RayEnginePool:
     def describe(self, timeout_s: float = 60.0) -> list[EngineInfo]:
         return ray.get([engine.describe.remote() for engine in self.engines], timeout=timeout_s)
 
-    def shutdown(self) -> None:
-        """Stop the engines (no restart). The cluster is the env spec's to stop."""
+    def shutdown(self, wait_s: float = 30.0) -> None:
+        """Stop the engines (no restart) and wait, up to `wait_s`, until each is gone: `ray.kill` only
+        sends the kill, and a call racing it could still be served, while the CPUs or GPU memory an
+        engine holds must be free when a run in the same cluster starts next. The cluster is the env
+        spec's to stop."""
         for engine in self.engines:
             ray.kill(engine, no_restart=True)
+        deadline = time.monotonic() + wait_s
+        for engine in self.engines:
+            while time.monotonic() < deadline:
+                try:
+                    ray.get(engine.describe.remote(), timeout=max(0.1, deadline - time.monotonic()))
+                except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+                    break
+                time.sleep(0.05)
 
 
 def start_engines(

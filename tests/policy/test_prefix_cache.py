@@ -85,12 +85,18 @@ def test_reused_cache_samples_what_a_full_prefill_samples_on_smollm2() -> None:
     settings = {"max_new_tokens": 4, "max_turns": 2, "tasks": 1, "group_size": 2, "pretrained": pretrained}
     cached, cached_policy = rollout(reuse=True, **settings)
     full, full_policy = rollout(reuse=False, **settings)
-    assert_same_samples(cached, cached_policy, full, full_policy)
+    # 30 fp32 layers: a one-token prefill over a cache and a full prefill sum in different orders, and
+    # log-probs near -8 differ by ~1e-5; 1e-4 is the learner-vs-sampler tolerance of the real-model tests.
+    assert_same_samples(cached, cached_policy, full, full_policy, atol=1e-4)
     assert max(len(turn.action_ids) for t in cached for turn in t.turns) > 1
 
 
 def assert_same_samples(
-    cached: list[Trajectory], cached_policy: CountingPolicy, full: list[Trajectory], full_policy: CountingPolicy
+    cached: list[Trajectory],
+    cached_policy: CountingPolicy,
+    full: list[Trajectory],
+    full_policy: CountingPolicy,
+    atol: float = 1e-5,
 ) -> None:
     """Same ids and log-probs with and without reuse; with it, each later turn prefills only the
     last sampled token (never fed through the model) and the new observation delta."""
@@ -100,7 +106,7 @@ def assert_same_samples(
         assert [turn.action_ids for turn in with_cache.turns] == [turn.action_ids for turn in without.turns]
         for a, b in zip(with_cache.turns, without.turns):
             torch.testing.assert_close(
-                torch.tensor(a.behaviour_logprobs), torch.tensor(b.behaviour_logprobs), atol=1e-5, rtol=0
+                torch.tensor(a.behaviour_logprobs), torch.tensor(b.behaviour_logprobs), atol=atol, rtol=0
             )
 
     later_turns = sum(len(t.turns) - 1 for t in cached)
