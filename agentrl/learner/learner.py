@@ -302,9 +302,12 @@ class Learner:
 
     def supervised_update(self, trajectories: list[Trajectory]) -> dict[str, float]:
         """One AdamW step on the NLL of every turn's action tokens (`agentrl sft`; agentrl/learner/supervised.py),
-        packed and clipped as `update` does. Advantages and behaviour log-probs are not read."""
+        packed and clipped as `update` does, on the same lr schedule (one update per call). Advantages and
+        behaviour log-probs are not read."""
         sequences = training_sequences(trajectories, require_advantages=False)
         tokens = sum(s.action_tokens for s in sequences)
+        self._set_learning_rate()
+        self.updates += 1
         if tokens == 0:
             return {"trained_tokens": 0.0}
         self.model.eval()  # dropout off, as in `update`
@@ -316,7 +319,10 @@ class Learner:
             loss += float(batch_loss.detach())
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
         self.optimizer.step()
-        return {"loss": loss, "grad_norm": float(grad_norm), "trained_tokens": float(tokens)}
+        return {
+            "loss": loss, "grad_norm": float(grad_norm), "trained_tokens": float(tokens),
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
+        }
 
     def _action_logits(self, model: PreTrainedModel, batch: MicroBatch, with_values: bool = False) -> _ActionLogits:
         """Log-probs of the action tokens (flat, in layout order: row by row) and their logits; with `with_values`

@@ -91,6 +91,7 @@ def sft(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
             raise ConfigError("no successful episodes to train on (see the warnings above)")
         per_step = config.sft.episodes_per_step
         total_steps = config.sft.epochs * math.ceil(len(episodes) / per_step)
+        run.learner.total_steps = total_steps  # the lr schedule spans the SFT steps, not trainer.steps
         writers = open_writers(config.trainer.loggers, run.run_dir.path, config.trainer.run_name, asdict(config))
         reporter = StepReporter(total_steps, run.step, enabled=config.trainer.progress)
         eval_every = config.trainer.eval_every
@@ -118,7 +119,7 @@ def sft(config: TrainConfig, resolved_yaml: str) -> TrainingRun:
                 if step % config.trainer.save_every == 0 or step == total_steps:
                     save_checkpoint(
                         run.run_dir.checkpoints_dir, step, run.full_model, run.learner.optimizer,
-                        {"task_cursor": 0, "policy_version": run.policy.version}, keep=config.trainer.keep_checkpoints,
+                        {"task_cursor": 0, "policy_version": run.policy.version, "learner": run.learner.state_dict()}, keep=config.trainer.keep_checkpoints,
                     )
     final_dir = run.run_dir.path / "final"
     run.full_model.save_pretrained(final_dir)

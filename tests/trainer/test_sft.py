@@ -111,6 +111,14 @@ def test_a_resumed_sft_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) 
         assert torch.equal(left, right)
 
 
+def test_the_lr_schedule_spans_the_sft_steps_not_trainer_steps(tmp_path: Path) -> None:
+    """4 SFT steps (16 demos, 2 epochs, 8 a step) under a linear decay: factors 1, 3/4, 1/2, 1/4 of lr,
+    though trainer.steps is 300."""
+    config, resolved = sft_config(tmp_path, "demos=16", "sft.epochs=2", "learner.lr=0.001", "learner.lr_schedule=linear")
+    run = sft(config, resolved)
+    assert [m["lr"] for m in run.run_dir.read_metrics()] == pytest.approx([1e-3, 7.5e-4, 5e-4, 2.5e-4])
+
+
 def test_the_command_line_says_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from agentrl.cli.sft import main
 
