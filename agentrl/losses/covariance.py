@@ -1,11 +1,11 @@
 """Covariance token selection of Clip-Cov and KL-Cov (Cui et al. 2025, arXiv 2505.22617, §4).
 
 Why covariance: under softmax policy gradient the entropy change of a step is, to first order, minus the
-covariance between a token's log-probability and its advantage (the paper's Theorem 2). A few tokens
+covariance between a token's log-probability and its advantage (the paper's central result). A few tokens
 with a large positive covariance (confident and rewarded) drive the entropy collapse; both methods act on
 those few and leave the rest of the policy gradient alone:
 
-    cov_t = (log π_θ(y_t) − mean(log π_θ)) · (A_t − mean(A))     (Eq. 10; means over the tokens passed in)
+    cov_t = (log π_θ(y_t) − mean(log π_θ)) · (A_t − mean(A))     (means over the tokens passed in)
 
 The learner passes the action tokens of one micro-batch, so the means and the selected share are per
 micro-batch (as in the authors' and verl's implementation): unlike the rest of the loss, these two
@@ -19,7 +19,7 @@ import torch
 
 @torch.no_grad()
 def token_covariance(logprobs: torch.Tensor, advantages: torch.Tensor) -> torch.Tensor:
-    """cov_t of every token (Eq. 10), from detached values."""
+    """cov_t of every token, from detached values."""
     logprobs = logprobs.detach()
     return (logprobs - logprobs.mean()) * (advantages - advantages.mean())
 

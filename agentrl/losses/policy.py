@@ -80,7 +80,8 @@ def sapo(
     logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, segments: torch.Tensor | None,
     options: PolicyLossOptions,
 ) -> ClippedSurrogate:
-    """SAPO (Gao et al. 2025, arXiv 2511.20347): the hard clip becomes a soft gate,
+    """SAPO (Gao et al. 2025, arXiv 2511.20347): the hard clip becomes a soft sigmoid gate.
+
     L_t = −f_τ(ρ_t) · A_t,  f_τ(ρ) = (4/τ) · σ(τ(ρ − 1)),  τ = τ_pos if A_t > 0 else τ_neg.
 
     ∂f/∂ρ = 4σ(1−σ), 1 at ρ = 1 (PPO's gradient there) and falling smoothly as ρ leaves 1, faster for the
@@ -97,10 +98,13 @@ def clip_cov(
     logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, segments: torch.Tensor | None,
     options: PolicyLossOptions,
 ) -> ClippedSurrogate:
-    """Clip-Cov (Cui et al. 2025, arXiv 2505.22617, Eq. 11): PPO, except that a random `clip_cov_ratio` share
-    of the micro-batch's tokens whose covariance lies in (clip_cov_lb, clip_cov_ub) contribute nothing (loss
-    and gradient 0). Those tokens are the ones whose update lowers entropy most (`covariance.py`); "clipped"
-    marks them together with PPO's own clipped tokens, `selected` them alone."""
+    """Clip-Cov (Cui et al. 2025, arXiv 2505.22617): PPO with a few high-covariance tokens detached.
+
+    A random `clip_cov_ratio` share of the micro-batch's tokens whose covariance lies in (clip_cov_lb,
+    clip_cov_ub), among those PPO did not clip, contribute nothing (loss and gradient 0). Those are the
+    tokens whose update lowers entropy most (`covariance.py`); "clipped" marks them together with PPO's own
+    clipped tokens, `selected` them alone.
+    """
     surrogate = ppo(logprobs, old_logprobs, advantages, segments, options)
     selected = covariance_clip_mask(
         logprobs, advantages, surrogate.clipped, options.clip_cov_ratio, options.clip_cov_lb, options.clip_cov_ub,
@@ -116,9 +120,11 @@ def kl_cov(
     logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, segments: torch.Tensor | None,
     options: PolicyLossOptions,
 ) -> ClippedSurrogate:
-    """KL-Cov (Cui et al. 2025, arXiv 2505.22617, Eq. 12): the unclipped surrogate −ρ_t·A_t, plus
-    kl_cov_coef·|log π_θ − log π_old| on the `kl_cov_ratio` share of tokens with the largest covariance.
-    Nothing is clipped; "selected" marks the penalised tokens."""
+    """KL-Cov (Cui et al. 2025, arXiv 2505.22617): unclipped, with a |log-ratio| penalty on high-covariance tokens.
+
+    L_t = −ρ_t·A_t, plus kl_cov_coef·|log π_θ − log π_old| on the `kl_cov_ratio` share of the micro-batch's
+    tokens with the largest covariance. Nothing is clipped; "selected" marks the penalised tokens.
+    """
     ratio = importance_ratio(logprobs, old_logprobs, segments)
     selected = covariance_kl_mask(logprobs, advantages, options.kl_cov_ratio)
     penalty = options.kl_cov_coef * (logprobs - old_logprobs).abs()
