@@ -41,10 +41,12 @@ from agentrl.learner.schedule import LR_SCHEDULES, lr_factor
 from agentrl.learner.supervised import action_nll
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
 from agentrl.losses.drift import approx_kl
+from agentrl.losses.entropy_control import next_entropy_coef
 from agentrl.losses.policy import POLICY_LOSSES, PolicyLossOptions
 from agentrl.losses.ppo import clip_bias_weight, entropy_from_logits, low_var_kl
 from agentrl.losses.ratios import RATIO_LEVELS, rejected_by_mask, segment_ids, truncated_discrepancy_weight
 from agentrl.policy.lora import adapters_disabled, has_adapters
+from agentrl.registry import UnknownNameError
 from agentrl.types import Trajectory
 
 
@@ -80,19 +82,39 @@ class LearnerSettings:
     clip_eps_high: float = 0.2
     """Set 0.28 for DAPO's clip-higher."""
     entropy_coef: float = 0.0
-    """Entropy bonus; the from-scratch GRPO demo needs 0.05 (docs/cpu-learning.md)."""
+    """Entropy bonus; the from-scratch GRPO demo needs 0.05 (docs/cpu-learning.md). With `entropy_target`
+    its initial value."""
+    entropy_target: float | None = None
+    """Adaptive entropy control (agentrl/losses/entropy_control.py): after each update the coefficient moves
+    by `entropy_coef_lr` × (target − the update's mean token entropy), clamped to [0, entropy_coef_max];
+    it is checkpointed and logged as `entropy_coef`. None keeps `entropy_coef` fixed."""
+    entropy_coef_lr: float = 0.005
+    """Step size η of the adaptive coefficient, per nat of entropy gap."""
+    entropy_coef_max: float = 0.1
+    """Upper clamp of the adaptive coefficient."""
     kl_coef: float = 0.0
     """Weight of the low-variance KL to the initial policy; 0 keeps no reference model."""
     ratio_level: str = "token"
     """Which tokens share one importance ratio: `token` (PPO), `turn` (Turn-PPO: a turn is one action,
     so its tokens move together), `sequence` (GSPO). See agentrl/losses/ratios.py."""
     policy_loss: str = "ppo"
-    """The surrogate (agentrl/losses/policy.py): `ppo` (clipped, with `dual_clip`), `cispo` (MiniMax-M1:
-    the clipped IS weight, gradient stopped, times A·log π) or `sapo` (a soft sigmoid gate instead of the
-    clip, temperatures `sapo_tau_pos`/`sapo_tau_neg`). `clip_eps_low/high` are CISPO's weight bounds too."""
+    """The surrogate, by name in the policy-loss registry (agentrl/losses/policy.py; plugins add more):
+    `ppo` (clipped, with `dual_clip`), `cispo` (MiniMax-M1: the clipped IS weight, gradient stopped, times
+    A·log π), `sapo` (a soft sigmoid gate instead of the clip, temperatures `sapo_tau_pos`/`sapo_tau_neg`),
+    `clip_cov` (PPO with a few high-covariance tokens detached) or `kl_cov` (unclipped, with a |log-ratio|
+    penalty on the highest-covariance tokens). `clip_eps_low/high` are CISPO's weight bounds too."""
     sapo_tau_pos: float = 1.0
     sapo_tau_neg: float = 1.05
     """SAPO's gate temperatures for positive and negative advantages (larger: damped sooner)."""
+    clip_cov_ratio: float = 2e-4
+    """Clip-Cov: the share of a micro-batch's tokens detached (at least one), drawn at random among those
+    whose covariance (log π − mean)·(A − mean) lies in (clip_cov_lb, clip_cov_ub) (agentrl/losses/covariance.py)."""
+    clip_cov_lb: float = 1.0
+    clip_cov_ub: float = 5.0
+    kl_cov_ratio: float = 2e-3
+    """KL-Cov: the share of a micro-batch's tokens (at least one, the largest covariances) penalised."""
+    kl_cov_coef: float = 1.0
+    """KL-Cov: weight β of the penalty |log π − log π_old| on those tokens."""
     dual_clip: float | None = None
     """Dual-clip bound c > 1 for negative advantages (3 is typical); None turns it off."""
     decoupled: bool = True
@@ -165,10 +187,33 @@ class LearnerSettings:
             raise ValueError(
                 f"learner.ratio_level must be one of {', '.join(RATIO_LEVELS)}, got {self.ratio_level!r}"
             )
-        if self.policy_loss not in POLICY_LOSSES:
+        try:
+            POLICY_LOSSES[self.policy_loss]  # a plugin's import error surfaces here, before any model loads
+        except UnknownNameError as error:
+            raise UnknownNameError(f"learner.policy_loss: {error}") from None
+        if not (0.0 < self.clip_cov_ratio <= 1.0 and 0.0 < self.kl_cov_ratio <= 1.0):
             raise ValueError(
-                f"learner.policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}"
+                f"learner.clip_cov_ratio and kl_cov_ratio must be in (0, 1] (the paper's are 2e-4 and 2e-3), got "
+                f"{self.clip_cov_ratio} and {self.kl_cov_ratio}"
             )
+        if self.clip_cov_lb >= self.clip_cov_ub:
+            raise ValueError(
+                f"learner.clip_cov_lb must be below clip_cov_ub (the paper's are 1 and 5), got {self.clip_cov_lb} "
+                f"and {self.clip_cov_ub}"
+            )
+        if self.kl_cov_coef < 0.0:
+            raise ValueError(f"learner.kl_cov_coef must be >= 0 (the paper's is 1), got {self.kl_cov_coef}")
+        if self.entropy_target is not None:
+            if self.entropy_target < 0.0 or self.entropy_coef_lr <= 0.0:
+                raise ValueError(
+                    f"learner.entropy_target must be >= 0 and entropy_coef_lr > 0, got {self.entropy_target} and "
+                    f"{self.entropy_coef_lr}"
+                )
+            if not 0.0 <= self.entropy_coef <= self.entropy_coef_max:
+                raise ValueError(
+                    f"with learner.entropy_target, entropy_coef (the initial coefficient) must be in "
+                    f"[0, entropy_coef_max={self.entropy_coef_max}], got {self.entropy_coef}"
+                )
         if self.sapo_tau_pos <= 0.0 or self.sapo_tau_neg <= 0.0:
             raise ValueError(
                 f"learner.sapo_tau_pos and sapo_tau_neg must be > 0 (1.0 and 1.05 are the paper's), got "
@@ -241,9 +286,14 @@ class Learner:
         """Updates taken so far: the lr schedule's position (`state_dict`)."""
         self.pad_token_id = pad_token_id
         self.settings = settings
+        self.entropy_coef = settings.entropy_coef
+        """The entropy bonus's weight now: fixed, or adapted after each update with `entropy_target`."""
+        self.policy_loss = POLICY_LOSSES[settings.policy_loss]
         self.loss_options = PolicyLossOptions(
-            settings.clip_eps_low, settings.clip_eps_high, settings.dual_clip, settings.sapo_tau_pos,
-            settings.sapo_tau_neg,
+            eps_low=settings.clip_eps_low, eps_high=settings.clip_eps_high, dual_clip=settings.dual_clip,
+            sapo_tau_pos=settings.sapo_tau_pos, sapo_tau_neg=settings.sapo_tau_neg,
+            clip_cov_ratio=settings.clip_cov_ratio, clip_cov_lb=settings.clip_cov_lb, clip_cov_ub=settings.clip_cov_ub,
+            kl_cov_ratio=settings.kl_cov_ratio, kl_cov_coef=settings.kl_cov_coef,
         )
         self.temperature = temperature
         """The sampler's temperature: log-probs must be of the distribution the tokens were drawn from."""
@@ -270,12 +320,15 @@ class Learner:
             weight_decay=settings.weight_decay,
         )
 
-    def state_dict(self) -> dict[str, int]:
-        """What a resumed learner needs besides weights and optimizer: the lr schedule's position."""
-        return {"updates": self.updates}
+    def state_dict(self) -> dict[str, float]:
+        """What a resumed learner needs besides weights and optimizer: the lr schedule's position and the
+        (adaptive) entropy coefficient."""
+        return {"updates": self.updates, "entropy_coef": self.entropy_coef}
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def load_state_dict(self, state: dict[str, float]) -> None:
         self.updates = int(state["updates"])
+        # checkpoints from before adaptive entropy control carry no coefficient: the configured one holds
+        self.entropy_coef = float(state.get("entropy_coef", self.settings.entropy_coef))
 
     def _set_learning_rate(self) -> None:
         settings = self.settings
@@ -412,7 +465,7 @@ class Learner:
         sums = dict.fromkeys(
             (
                 "loss", "clipped", "clipped_turns", "turns", "entropy", "kl", "ratio", "ratio_sq", "behaviour_gap",
-                "tis_weight", "mis_rejected", "clip_bias_weight", "approx_kl", "approx_kl_k3",
+                "tis_weight", "mis_rejected", "clip_bias_weight", "approx_kl", "approx_kl_k3", "cov_selected",
             ),
             0.0,
         )
@@ -459,6 +512,12 @@ class Learner:
                 "explained_variance": explained_variance(old_values, targets),
             }
         ratio_mean = per_token_mean["ratio"]
+        entropy_coef = self.entropy_coef  # the weight this update trained with
+        if self.settings.entropy_target is not None:
+            self.entropy_coef = next_entropy_coef(
+                entropy_coef, per_token_mean["entropy"], self.settings.entropy_target,
+                self.settings.entropy_coef_lr, self.settings.entropy_coef_max,
+            )
         return critic_stats | {
             "loss": sums["loss"] / optimizer_steps,  # each optimizer step's loss has its own normaliser
             "clip_fraction": per_token_mean["clipped"],
@@ -475,6 +534,8 @@ class Learner:
             "tis_weight_mean": per_token_mean["tis_weight"],
             "mis_rejected_share": per_token_mean["mis_rejected"],
             "clip_bias_weight_mean": per_token_mean["clip_bias_weight"],
+            "cov_selected_share": per_token_mean["cov_selected"],
+            "entropy_coef": entropy_coef,
             "grad_norm": sum(grad_norms) / len(grad_norms),
             "trained_tokens": float(total_tokens),
             "micro_batches": float(trained_batches),
@@ -534,9 +595,7 @@ class Learner:
             old_logprobs = current.logprobs.detach() if old is None else old
         sequence_index, owners, turns = (t.to(self.device) for t in batch.action_sequences_and_turns())
         ratio_segments = segment_ids(settings.ratio_level, owners, turns)
-        surrogate = POLICY_LOSSES[settings.policy_loss](
-            current.logprobs, old_logprobs, advantages, ratio_segments, self.loss_options
-        )
+        surrogate = self.policy_loss(current.logprobs, old_logprobs, advantages, ratio_segments, self.loss_options)
         # §3.5: π_θ/μ = (π_θ/π_old)·(π_old/μ); the clip sees the first factor, the second reweights the
         # policy-gradient term only (as verl's TIS does), not the entropy or KL regularisers.
         is_segments = segment_ids(settings.is_level or settings.ratio_level, owners, turns)
@@ -559,8 +618,8 @@ class Learner:
             )
             per_token = bias_weight * per_token
         entropy = entropy_from_logits(current.logits)
-        if settings.entropy_coef:
-            per_token = per_token - settings.entropy_coef * entropy
+        if self.entropy_coef:
+            per_token = per_token - self.entropy_coef * entropy
         kl = torch.zeros_like(per_token)
         if self.reference is not None:
             with torch.no_grad():
@@ -604,4 +663,5 @@ class Learner:
             "tis_weight": float(tis_weight.sum()),
             "mis_rejected": float(rejected.sum()),
             "clip_bias_weight": float(bias_weight.sum()),
+            "cov_selected": 0.0 if surrogate.selected is None else float(surrogate.selected.sum()),
         }

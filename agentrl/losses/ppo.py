@@ -20,6 +20,8 @@ class ClippedSurrogate:
     clipped: torch.Tensor
     """True where a clipped branch is active (its gradient is zero): the ε clip or the dual clip."""
     ratio: torch.Tensor
+    selected: torch.Tensor | None = None
+    """The tokens a covariance rule picked (Clip-Cov, KL-Cov; agentrl/losses/covariance.py); None otherwise."""
 
 
 def ppo_clip_loss(

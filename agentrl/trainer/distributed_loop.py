@@ -64,8 +64,8 @@ class _Start:
 
 @dataclass(frozen=True)
 class _Restore:
-    learner_state: dict[str, int]
-    """`Learner.state_dict()` of the checkpoint (the lr schedule's position)."""
+    learner_state: dict[str, float]
+    """`Learner.state_dict()` of the checkpoint (the lr schedule's position and the entropy coefficient)."""
 
 
 @dataclass(frozen=True)

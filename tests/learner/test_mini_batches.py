@@ -124,7 +124,11 @@ def test_mis_rejects_exactly_the_tokens_whose_sampler_was_off(is_level: str) -> 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"policy_loss": "grpo"}, "learner.policy_loss must be one of ppo, cispo, sapo, got 'grpo'"),
+        ({"policy_loss": "grpo"}, "learner.policy_loss: unknown policy loss 'grpo'.*valid: cispo, clip_cov, kl_cov"),
+        ({"clip_cov_ratio": 0.0}, r"learner.clip_cov_ratio and kl_cov_ratio must be in \(0, 1\]"),
+        ({"clip_cov_lb": 5.0, "clip_cov_ub": 1.0}, "learner.clip_cov_lb must be below clip_cov_ub"),
+        ({"entropy_target": 0.5, "entropy_coef": 0.5}, r"entropy_coef .* must be in \[0, entropy_coef_max=0.1\]"),
+        ({"entropy_target": 0.5, "entropy_coef_lr": 0.0}, "entropy_coef_lr > 0"),
         ({"mis_bounds": [2.0, 0.5]}, r"learner.mis_bounds must be \[lower, upper\]"),
         ({"is_level": "step"}, "learner.is_level must be one of token, turn, sequence or null"),
         ({"sapo_tau_neg": 0.0}, "sapo_tau_neg must be > 0"),
