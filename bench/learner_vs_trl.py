@@ -46,8 +46,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # after the offline switches above: no hub client may try the network
 
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.packing import collate, pack_micro_batches, training_sequences
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import Trajectory, Turn
 

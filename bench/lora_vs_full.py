@@ -32,7 +32,8 @@ from pathlib import Path
 
 import torch
 
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.loading import load_model_and_tokenizer
 from agentrl.policy.lora import add_adapters
 from agentrl.trainer.config import load_config

@@ -32,9 +32,9 @@ from agentrl.infra.ray_engines import RayEnginePool, start_engines
 from agentrl.infra.settings import InfraConfig
 from agentrl.policy.backends import build_policy
 from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.config import ModelConfig
 from agentrl.policy.protocol import Policy
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
-from agentrl.trainer.config import ModelConfig
 from environments.frozenlake.frozenlake import FrozenLake
 
 ENGINE_COUNTS = (1, 2)

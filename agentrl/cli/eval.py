@@ -23,9 +23,10 @@ from rich.console import Console
 from rich.table import Table
 
 from agentrl.env.registry import EnvLoadError, EnvParamsError, UnknownEnvError
+from agentrl.errors import ConfigError
 from agentrl.policy.packaged import PackagedModelMissing
 from agentrl.store.trajectory_json import write_text_atomic
-from agentrl.trainer.config import ConfigError, load_config
+from agentrl.trainer.config import load_config
 from agentrl.types import Trajectory
 
 EVAL_KEYS = {"split": "eval", "tasks": "64", "episodes": "1", "greedy": "false", "out": ""}

@@ -13,7 +13,8 @@ import sys
 from rich.console import Console
 
 from agentrl.env.registry import EnvLoadError, EnvParamsError, UnknownEnvError
-from agentrl.trainer.config import ConfigError, load_config
+from agentrl.errors import ConfigError
+from agentrl.trainer.config import load_config
 
 SHORTHANDS = {"demos": "sft.demos", "from_run": "sft.from_run"}
 

@@ -9,8 +9,9 @@ import sys
 from rich.console import Console
 
 from agentrl.env.registry import EnvLoadError, EnvParamsError, UnknownEnvError
+from agentrl.errors import ConfigError
 from agentrl.policy.packaged import PackagedModelMissing
-from agentrl.trainer.config import ConfigError, load_config
+from agentrl.trainer.config import load_config
 
 
 def main(argv: list[str]) -> int:

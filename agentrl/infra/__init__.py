@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from agentrl.env.protocol import EnvSpec
 from agentrl.env.registry import make_env_spec
+from agentrl.errors import ConfigError
 from agentrl.infra.settings import InfraConfig
+from agentrl.policy.config import ModelConfig
 from agentrl.policy.protocol import Policy
 
-if TYPE_CHECKING:  # agentrl.trainer.config imports this package: the real imports wait until a call
+if TYPE_CHECKING:  # loading a config imports agentrl.infra.settings, so this package imports no torch
     from transformers import PreTrainedModel
 
     from agentrl.policy.chat_context import ChatContext
-    from agentrl.trainer.config import ModelConfig
 
 __all__ = ["InfraConfig", "hosted_env_spec", "hosted_policy", "releasing", "shutdown_started"]
 
@@ -84,8 +85,6 @@ def hosted_policy(
     if infra.name == "local" or infra.engines == 0:
         return build_policy(model_config, sampler, pad_token_id, chat)
     if model_config.backend == "openai":
-        from agentrl.trainer.config import ConfigError
-
         raise ConfigError(
             f"infra.engines={infra.engines} hosts generation on Ray actors, but model.backend=openai samples on "
             "its own server; set infra.engines=0 (or model.backend=hf / vllm)"

@@ -19,8 +19,6 @@ def import_ray() -> ModuleType:
     try:
         import ray
     except ImportError as error:
-        from agentrl.trainer.config import ConfigError
-
         raise ConfigError(
             f"infra=ray needs Ray, which is not installed ({error}); install it with "
             "pip install 'agentrl[ray]' (or pip install 'ray>=2.40'), or run with infra=local"

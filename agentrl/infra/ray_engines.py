@@ -305,8 +305,6 @@ def start_engines(
 ) -> RayEnginePool:
     """Start the engines and wait until each has built its backend; too few free CPUs or GPUs for
     them, or a backend that fails to build, fails here with the reason."""
-    from agentrl.trainer.config import ConfigError
-
     free = ray.available_resources()
     for name, per_engine, key in (
         ("CPU", cpus_per_engine, "cpus_per_engine"),

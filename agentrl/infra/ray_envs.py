@@ -277,8 +277,6 @@ def start_env_workers(
 ) -> RayEnvSpec:
     """Start the workers spread over the cluster's nodes and wait until each has built its spec; a
     cluster too small for them, or a spec that fails to build, fails here with the reason."""
-    from agentrl.trainer.config import ConfigError
-
     needed = workers * cpus_per_worker
     available = ray.cluster_resources().get("CPU", 0.0)
     if needed > available:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from agentrl.learner.settings import PACKINGS
 from agentrl.types import Trajectory
 
 
@@ -143,10 +144,6 @@ def training_sequences(trajectories: list[Trajectory], require_advantages: bool 
     ]
 
 
-PACKINGS = ("padded", "flat")
-"""padded: one sequence per row, each micro-batch padded to its longest row. flat: whole sequences laid
-end to end in rows as wide as the micro-batch's longest sequence, position ids restarting at 0 for each,
-so the model attends only within a sequence and padding is left only where no sequence fits a row."""
 
 Rows = list[list[TrainingSequence]]
 """One micro-batch's layout: the sequences of each row, in order."""

@@ -27,7 +27,9 @@ from torch.utils.checkpoint import checkpoint
 from transformers import PreTrainedModel
 from transformers.modeling_layers import GradientCheckpointingLayer
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+from agentrl.learner.settings import COMPUTE_DTYPES
+
+DTYPES = {name: getattr(torch, name) for name in COMPUTE_DTYPES}
 
 
 def decoder_layers(model: PreTrainedModel) -> list[torch.nn.Module]:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import torch
 
-RATIO_LEVELS = ("token", "turn", "sequence")
-"""token: PPO (Schulman et al. 2017); turn: Turn-PPO / ST-PPO (arXiv 2511.20718); sequence: GSPO
-(Zheng et al. 2025, arXiv 2507.18071)."""
+from agentrl.learner.settings import RATIO_LEVELS
 
 
 def compact_ids(keys: torch.Tensor) -> torch.Tensor:

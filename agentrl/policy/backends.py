@@ -7,10 +7,10 @@ import os
 from transformers import PreTrainedModel
 
 from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.config import ModelConfig
 from agentrl.policy.hf import HFPolicy
 from agentrl.policy.openai_compat import OpenAIPolicy, ServerSettings
 from agentrl.policy.protocol import Policy
-from agentrl.trainer.config import ModelConfig
 
 BACKENDS = ("hf", "openai", "vllm")
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from agentrl.policy.config import ModelConfig
 from agentrl.policy.packaged import converted_dir
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
-from agentrl.trainer.config import ModelConfig
 
 
 def load_model_and_tokenizer(

@@ -28,7 +28,6 @@ import copy
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,37 +35,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel
 
+from agentrl.policy.config import LoraSettings
+
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
 INSTALL_HINT = "pip install 'agentrl[lora]' (or pip install 'peft>=0.13')"
-LLAMA_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 """Every linear layer of a Llama/Qwen/Mistral decoder block (the names SmolLM2 and Qwen2.5 use)."""
-
-
-@dataclass
-class LoraSettings:
-    """The `model.lora` config section."""
-
-    enabled: bool = False
-    """Train low-rank adapters instead of every weight (needs peft: pip install 'agentrl[lora]')."""
-    r: int = 16
-    """Rank of each adapter: A is r × in, B is out × r."""
-    alpha: float = 32.0
-    """The adapter's output is scaled by alpha / r (peft's lora_alpha)."""
-    target_modules: list[str] = field(default_factory=lambda: list(LLAMA_PROJECTIONS))
-    """Module names that get adapters, matched as the last parts of the module's dotted name (peft's
-    rule): `q_proj` matches `model.layers.3.self_attn.q_proj`. Each must match at least one module."""
-
-    def __post_init__(self) -> None:
-        if self.r <= 0:
-            raise ValueError(
-                f"model.lora.r must be a positive rank (8 to 64 is typical), got {self.r}; "
-                "turn LoRA off with model.lora.enabled=false"
-            )
-        if self.alpha <= 0:
-            raise ValueError(f"model.lora.alpha must be > 0 (often 2·r), got {self.alpha}")
-        if not self.target_modules:
-            raise ValueError(f"model.lora.target_modules is empty; name the modules to adapt, e.g. {list(LLAMA_PROJECTIONS)}")
 
 
 def _peft() -> Any:

@@ -14,34 +14,19 @@ long runs, `model.dtype=float32 learner.dtype=bfloat16` keeps float32 master wei
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import torch
 
-DEVICE_CHOICES = "auto, cpu, cuda or cuda:N"
-DTYPES: dict[str, torch.dtype | None] = {
-    "auto": None,
-    "bfloat16": torch.bfloat16,
-    "float16": torch.float16,
-    "float32": torch.float32,
-}
-_DEVICE = re.compile(r"^(auto|cpu|cuda)(:\d+)?$")
+from agentrl.policy.config import WEIGHT_DTYPES, check_placement_names
+
+DTYPES: dict[str, torch.dtype | None] = {name: None if name == "auto" else getattr(torch, name) for name in WEIGHT_DTYPES}
 
 
 @dataclass(frozen=True)
 class Placement:
     device: torch.device
     dtype: torch.dtype
-
-
-def check_placement_names(device: str, dtype: str) -> None:
-    """Refuse misspelt values at config time, before anything is loaded."""
-    match = _DEVICE.match(device)
-    if match is None or (match.group(2) and match.group(1) != "cuda"):
-        raise ValueError(f"model.device must be {DEVICE_CHOICES}, got {device!r}")
-    if dtype not in DTYPES:
-        raise ValueError(f"model.dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
 
 
 def resolve_placement(device: str, dtype: str, cuda_devices: int, cuda_bf16: bool) -> Placement:

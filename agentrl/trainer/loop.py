@@ -27,20 +27,22 @@ import torch
 from agentrl.credit import CRITIC_ALGOS, assign_advantages
 from agentrl.credit.rewards import RewardPipeline, reward_metrics
 from agentrl.env.protocol import EnvSpec
+from agentrl.errors import ConfigError
 from agentrl.infra import hosted_env_spec, hosted_policy, releasing, shutdown_started
 from agentrl.learner.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from agentrl.learner.learner import Learner
+from agentrl.learner.learner import Learner, policy_loss_for
 from agentrl.learner.weight_sync import sync_weights
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.loading import load_model_and_tokenizer
 from agentrl.policy.lora import add_adapters, has_adapters, merged_model, save_adapter
 from agentrl.policy.placement import place_model, this_machine_placement
+from agentrl.registry import PluginLoadError, UnknownNameError
 from agentrl.rollout.batcher import BatcherStats
 from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits
 from agentrl.store.run_dir import RunDir
 from agentrl.tracking import open_writers
-from agentrl.trainer.config import ConfigError, TrainConfig
+from agentrl.trainer.config import TrainConfig
 from agentrl.trainer.evaluate import evaluate
 from agentrl.trainer.filtering import drop_zero_variance_groups
 from agentrl.trainer.loop_state import TrainingRun
@@ -56,6 +58,10 @@ logger = logging.getLogger(__name__)
 
 
 def build_run(config: TrainConfig, resolved_yaml: str, lead: GroupLead | None = None) -> TrainingRun:
+    try:  # first: a misspelt or broken policy-loss plugin fails before any environment or model is built
+        policy_loss_for(config.learner)
+    except (UnknownNameError, PluginLoadError) as error:
+        raise ConfigError(str(error)) from None
     torch.manual_seed(config.trainer.seed)
     spec = hosted_env_spec(config.infra, config.env.name, config.env.params)  # infra=ray: on actors
     try:

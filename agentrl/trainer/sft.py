@@ -18,13 +18,14 @@ import random
 from dataclasses import asdict
 from pathlib import Path
 
+from agentrl.errors import ConfigError
 from agentrl.infra import releasing
 from agentrl.learner.checkpoint import save_checkpoint
 from agentrl.learner.weight_sync import sync_weights
 from agentrl.rollout.demonstrations import record_demonstrations
 from agentrl.store.trajectory_json import read_trajectories
 from agentrl.tracking import open_writers
-from agentrl.trainer.config import ConfigError, TrainConfig
+from agentrl.trainer.config import TrainConfig
 from agentrl.trainer.evaluate import evaluate
 from agentrl.trainer.loop import build_run, next_tasks
 from agentrl.trainer.loop_state import TrainingRun

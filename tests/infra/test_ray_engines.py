@@ -18,16 +18,18 @@ from pathlib import Path
 import pytest
 import torch
 
+from agentrl.errors import ConfigError
 from agentrl.infra import InfraConfig, hosted_policy, shutdown_started
 from agentrl.learner.weight_sync import WeightSyncTimeout, sync_weights
 from agentrl.policy.backends import build_policy
 from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.config import ModelConfig
 from agentrl.policy.hf import HFPolicy
 from agentrl.policy.protocol import Generation
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.store.run_dir import RunDir
 from agentrl.store.trajectory_json import read_trajectories
-from agentrl.trainer.config import ConfigError, ModelConfig, load_config
+from agentrl.trainer.config import load_config
 from environments.frozenlake.frozenlake import FrozenLake
 
 ray = pytest.importorskip("ray", reason="infra=ray tests need Ray: pip install 'agentrl[ray]'")

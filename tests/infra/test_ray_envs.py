@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from agentrl.cli.main import main
+from agentrl.errors import ConfigError
 from agentrl.infra import InfraConfig, hosted_env_spec, releasing
 from agentrl.store.run_dir import RunDir
 from agentrl.store.trajectory_json import read_trajectories
-from agentrl.trainer.config import ConfigError, load_config
+from agentrl.trainer.config import load_config
 from agentrl.types import StepResult
 from environments.frozenlake.frozenlake import ACTIONS, FrozenLake
 

@@ -13,8 +13,9 @@ import torch
 from agentrl.credit import assign_advantages
 from agentrl.learner.checkpoint import load_checkpoint, save_checkpoint
 from agentrl.learner.critic import clipped_value_loss, explained_variance
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.packing import training_sequences
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import StepResult, Trajectory, Turn
 from tests.learner.test_learner_update import WORDS, make_trajectories

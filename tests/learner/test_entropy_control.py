@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agentrl.learner.checkpoint import load_checkpoint, save_checkpoint
-from agentrl.learner.learner import LearnerSettings
+from agentrl.learner.settings import LearnerSettings
 from agentrl.losses.entropy_control import next_entropy_coef
 from tests.learner.test_learner_update import on_policy_learner
 

@@ -8,9 +8,10 @@ import math
 import pytest
 import torch
 
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.mini_batches import split_into_mini_batches
 from agentrl.learner.packing import PACKINGS, pack_micro_batches, training_sequences
+from agentrl.learner.settings import LearnerSettings
 from agentrl.losses.aggregation import AGGREGATIONS
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import StepResult, Trajectory, Turn

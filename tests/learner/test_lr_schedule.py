@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.schedule import lr_factor
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from tests.learner.test_learner_update import WORDS, make_trajectories
 

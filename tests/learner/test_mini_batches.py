@@ -8,9 +8,10 @@ import copy
 import pytest
 import torch
 
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.mini_batches import split_into_mini_batches
 from agentrl.learner.packing import training_sequences
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from tests.learner.test_learner_update import (
     WORDS,

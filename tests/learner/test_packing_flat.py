@@ -13,8 +13,9 @@ import pytest
 import torch
 
 from agentrl.credit import assign_advantages
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.packing import collate, pack_micro_batches, training_sequences
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import StepResult, Trajectory, Turn
 from tests.learner.test_critic import critic_learner

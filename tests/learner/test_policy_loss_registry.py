@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from agentrl.learner.learner import LearnerSettings
+from agentrl.learner.learner import policy_loss_for
+from agentrl.learner.settings import LearnerSettings
 from agentrl.losses.policy import POLICY_LOSSES, PolicyLossOptions
 from agentrl.losses.ppo import ClippedSurrogate
 from agentrl.registry import PluginLoadError, UnknownNameError
@@ -66,7 +67,7 @@ def test_a_loss_registered_in_code_is_the_one_the_learner_trains_with() -> None:
 
 def test_an_unknown_loss_names_the_close_match_and_how_to_add_one() -> None:
     with pytest.raises(UnknownNameError) as caught:
-        LearnerSettings(policy_loss="cispoo")
+        policy_loss_for(LearnerSettings(policy_loss="cispoo"))
     message = str(caught.value)
     assert message.startswith("learner.policy_loss: unknown policy loss 'cispoo' (did you mean 'cispo'?); valid: ")
     assert "clip_cov, kl_cov, ppo, sapo" in message and "entry-point group 'agentrl.policy_losses'" in message
@@ -86,6 +87,6 @@ def test_a_plugin_loss_from_an_entry_point_is_listed_and_trained_with(loss_plugi
     assert ppo_loss != 0.0
 
 
-def test_a_broken_plugin_loss_fails_at_config_time(loss_plugins: None) -> None:
+def test_a_broken_plugin_loss_fails_when_looked_up(loss_plugins: None) -> None:
     with pytest.raises(PluginLoadError, match="policy loss 'ghost' could not be loaded from entry point"):
-        LearnerSettings(policy_loss="ghost")
+        policy_loss_for(LearnerSettings(policy_loss="ghost"))

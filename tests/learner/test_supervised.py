@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
+from agentrl.learner.settings import LearnerSettings
 from agentrl.learner.supervised import action_nll
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import Trajectory, Turn

@@ -14,8 +14,9 @@ import itertools
 import pytest
 import torch
 
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.packing import pack_micro_batches, sequences_from_trajectory, training_sequences
+from agentrl.learner.settings import LearnerSettings
 from agentrl.losses.aggregation import AGGREGATIONS
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import StepResult, Trajectory, Turn

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
+from agentrl.learner.settings import LearnerSettings
 from agentrl.losses.aggregation import AGGREGATIONS, step_normaliser
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.types import StepResult, Trajectory, Turn

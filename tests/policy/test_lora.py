@@ -12,11 +12,13 @@ import pytest
 import torch
 
 from agentrl.env.registry import make_env_spec
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.packing import collate, pack_micro_batches, training_sequences
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.chat_context import ChatContext
+from agentrl.policy.config import LoraSettings
 from agentrl.policy.hf import HFPolicy
-from agentrl.policy.lora import LoraSettings, add_adapters, has_adapters, merged_model, rollout_state_dict
+from agentrl.policy.lora import add_adapters, has_adapters, merged_model, rollout_state_dict
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.rollout.collect import RolloutSettings, collect_groups
 from agentrl.rollout.episode import EpisodeLimits

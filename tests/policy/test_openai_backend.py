@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from agentrl.env.registry import make_env_spec
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.openai_compat import OpenAIBackendError, OpenAIPolicy, ServerSettings
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer

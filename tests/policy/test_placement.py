@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from agentrl.errors import ConfigError
 from agentrl.policy.placement import Placement, place_model, resolve_placement
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
-from agentrl.trainer.config import ConfigError, load_config
+from agentrl.trainer.config import load_config
 from agentrl.trainer.loop import train
 from tests.fixtures.short_runs import short_run, trained_step_metrics
 

@@ -16,8 +16,9 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from agentrl.env.registry import make_env_spec
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.packing import sequence_from_trajectory
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.hf import HFPolicy
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer

@@ -23,7 +23,8 @@ import torch
 from safetensors.torch import load_model
 
 from agentrl.env.registry import make_env_spec
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.loading import load_model_and_tokenizer
 from agentrl.policy.lora import add_adapters, load_adapter
 from agentrl.store.run_dir import RunDir

@@ -18,8 +18,9 @@ from transformers import PreTrainedTokenizerBase
 
 from agentrl.cli.train import main as train_main
 from agentrl.env.registry import make_env_spec
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.learner.learner import Learner
 from agentrl.learner.packing import training_sequences
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
 from agentrl.rollout.collect import RolloutSettings, collect_groups

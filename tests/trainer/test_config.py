@@ -12,7 +12,8 @@ import pytest
 
 from agentrl.credit import ADVANTAGE_ESTIMATORS
 from agentrl.env import env_names, register, unregister
-from agentrl.trainer.config import ConfigError, TrainConfig, load_config
+from agentrl.errors import ConfigError
+from agentrl.trainer.config import TrainConfig, load_config
 from agentrl.types import Task
 from environments.frozenlake import FrozenLake
 
@@ -197,3 +198,26 @@ def test_bad_learner_loss_settings_fail_at_start_up(override: str, expected: str
 def test_loss_settings_can_be_switched_off_with_null() -> None:
     config, _ = load_config(["learner.ratio_level=turn", "learner.dual_clip=3", "learner.tis_cap=null"])
     assert (config.learner.ratio_level, config.learner.dual_clip, config.learner.tis_cap) == ("turn", 3.0, None)
+
+
+def test_loading_a_config_imports_no_torch() -> None:
+    """Config schemas live in torch-free modules; a fresh process, so other tests' imports don't count."""
+    probe = (
+        "import sys\n"
+        "from agentrl.trainer.config import load_config\n"
+        "load_config(['env=frozenlake', 'model=tiny', 'algo=grpo', 'learner.lr_schedule=cosine'])\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_a_misspelt_policy_loss_exits_2_before_the_run_starts(tmp_path: Path) -> None:
+    environment = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "COLUMNS": "200"}
+    result = subprocess.run(
+        [sys.executable, "-m", "agentrl.cli.main", "train", "learner.policy_loss=cispoo", f"trainer.runs_dir={tmp_path}"],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "agentrl train: learner.policy_loss: unknown policy loss 'cispoo' (did you mean 'cispo'?)" in result.stderr
+    assert not any(tmp_path.iterdir())

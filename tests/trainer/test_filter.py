@@ -8,9 +8,10 @@ import json
 import pytest
 
 from agentrl.credit import check_group_identity
+from agentrl.errors import ConfigError
 from agentrl.learner.checkpoint import latest_checkpoint
 from agentrl.store.trajectory_json import read_trajectories
-from agentrl.trainer.config import ConfigError, load_config
+from agentrl.trainer.config import load_config
 from agentrl.trainer.filtering import drop_zero_variance_groups
 from agentrl.trainer.loop import next_tasks, train
 from agentrl.types import Trajectory

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from agentrl.errors import ConfigError
 from agentrl.learner.checkpoint import latest_checkpoint
-from agentrl.trainer.config import ConfigError, load_config
+from agentrl.trainer.config import load_config
 from agentrl.trainer.loop import build_run, train
 
 

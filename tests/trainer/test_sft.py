@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from agentrl.cli.sft import expand_shorthands
-from agentrl.learner.learner import Learner, LearnerSettings
+from agentrl.errors import ConfigError
+from agentrl.learner.learner import Learner
+from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.backends import build_policy
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.loading import load_checkpoint_dir, load_model_and_tokenizer
@@ -19,7 +21,7 @@ from agentrl.rollout.collect import RolloutSettings
 from agentrl.rollout.demonstrations import record_demonstrations
 from agentrl.rollout.episode import EpisodeLimits
 from agentrl.store.run_dir import RunDir
-from agentrl.trainer.config import ConfigError, TrainConfig, load_config
+from agentrl.trainer.config import TrainConfig, load_config
 from agentrl.trainer.evaluate import eval_episodes
 from agentrl.trainer.loop import build_run
 from agentrl.trainer.sft import sft
