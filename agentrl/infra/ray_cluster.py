@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from agentrl.errors import ConfigError
 from agentrl.infra.settings import InfraConfig
 
 

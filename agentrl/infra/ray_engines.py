@@ -36,6 +36,7 @@ import torch
 from ray.actor import ActorHandle
 from transformers import PreTrainedModel
 
+from agentrl.errors import ConfigError
 from agentrl.infra.ray_cluster import RayCluster, wait_until_started
 from agentrl.policy.lora import rollout_state_dict
 from agentrl.policy.protocol import Generation, Policy

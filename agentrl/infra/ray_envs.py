@@ -34,6 +34,7 @@ import ray
 from ray.actor import ActorHandle
 
 from agentrl.env.protocol import Env, EnvSpec
+from agentrl.errors import ConfigError
 from agentrl.infra.node_resources import serve_from_node_holders, stop_node_resource_holders
 from agentrl.infra.ray_cluster import RayCluster, wait_until_started
 from agentrl.types import StepResult, Task
