@@ -2,7 +2,13 @@
 run with a timeout and recorded as `ToolCall`s. See `docs/tools.md`."""
 
 from agentrl.tools.execution import Tool, check_call, execute
-from agentrl.tools.parsing import TOOL_CALL_FORMATS, ParsedToolCall, ToolCallFormatError, parse_tool_calls
+from agentrl.tools.parsing import (
+    TOOL_CALL_FORMATS,
+    ParsedToolCall,
+    ToolCallFormatError,
+    parse_tool_calls,
+    write_tool_calls,
+)
 from agentrl.tools.rendering import (
     CALL_INSTRUCTIONS,
     render_tool_responses,
@@ -28,4 +34,5 @@ __all__ = [
     "render_tool_responses",
     "template_supports_tools",
     "tools_fallback_text",
+    "write_tool_calls",
 ]

@@ -26,9 +26,7 @@ from pathlib import Path
 
 from alfworld.gen.constants import OBJECTS
 
-from agentrl.env.history_prompt import INSTRUCTION, render_history_prompt
-from agentrl.env.tagged_actions import normalise, parse_reply
-from agentrl.infra.node_resources import shared_per_node
+from agentrl.env import INSTRUCTION, normalise, parse_reply, render_history_prompt, shared_per_node
 from agentrl.types import StepResult, Task
 from environments.alfworld.data import TASK_TYPES, GameRef, default_data_dir, ensure_games, list_games
 from environments.alfworld.demos import demonstration

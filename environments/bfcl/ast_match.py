@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from agentrl.tools.parsing import ParsedToolCall
+from agentrl.tools import ParsedToolCall
 
 _STRIPPED = re.compile(r"[ ,./\-_*^]")
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {

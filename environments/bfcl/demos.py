@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentrl.tools.parsing import ParsedToolCall, write_tool_calls
+from agentrl.tools import ParsedToolCall, write_tool_calls
 from agentrl.types import Task
 from environments.bfcl.ast_match import choices_of, match_calls
 

@@ -20,8 +20,14 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from agentrl.tools.parsing import TOOL_CALL_FORMATS, ParsedToolCall, ToolCallFormatError, parse_tool_calls
-from agentrl.tools.rendering import CALL_INSTRUCTIONS, tools_fallback_text
+from agentrl.tools import (
+    CALL_INSTRUCTIONS,
+    TOOL_CALL_FORMATS,
+    ParsedToolCall,
+    ToolCallFormatError,
+    parse_tool_calls,
+    tools_fallback_text,
+)
 from agentrl.types import StepResult, Task, ToolCall
 from environments.bfcl.ast_match import match_calls
 from environments.bfcl.data import CATEGORIES, Row, load_category, openai_schema

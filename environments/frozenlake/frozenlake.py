@@ -17,7 +17,7 @@ from functools import cached_property
 import gymnasium as gym
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_map
 
-from agentrl.env.gymnasium_adapter import GymnasiumEnv
+from agentrl.env import GymnasiumEnv
 from agentrl.types import Task
 from environments.frozenlake.demos import demonstration
 

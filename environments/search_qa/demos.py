@@ -7,7 +7,7 @@ Searches past `max_searches` would fail, so only that many titles are searched.
 
 from __future__ import annotations
 
-from agentrl.tools.parsing import ParsedToolCall, write_tool_calls
+from agentrl.tools import ParsedToolCall, write_tool_calls
 from agentrl.types import Task
 
 

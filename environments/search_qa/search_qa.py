@@ -28,8 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from agentrl.infra.node_resources import shared_per_node
-from agentrl.retrieval import BM25Index
+from agentrl.env import BM25Index, shared_per_node
 from agentrl.tools import CALL_INSTRUCTIONS, ParsedToolCall, Toolbox, format_failure
 from agentrl.types import StepResult, Task, ToolCall
 from environments.search_qa.data import (

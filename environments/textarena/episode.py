@@ -26,7 +26,7 @@ from typing import Any
 
 import textarena as ta
 
-from agentrl.env.tagged_actions import parse_tagged_action
+from agentrl.env import parse_tagged_action
 from agentrl.types import StepResult, Task
 from environments.textarena.games import UNLIMITED_ERRORS, GameRunner, build_game
 from environments.textarena.opponent import scripted_move

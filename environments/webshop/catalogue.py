@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentrl.retrieval.bm25 import BM25Index
+from agentrl.env import BM25Index
 from environments.webshop.catalogue_data import (
     BRANDS,
     OPENERS,

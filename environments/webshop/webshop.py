@@ -19,9 +19,7 @@ from collections.abc import Sequence
 from functools import cached_property, partial
 from pathlib import Path
 
-from agentrl.env.history_prompt import INSTRUCTION, render_history_prompt
-from agentrl.env.tagged_actions import FORMAT_HINT, parse_reply
-from agentrl.infra.node_resources import shared_per_node
+from agentrl.env import FORMAT_HINT, INSTRUCTION, parse_reply, render_history_prompt, shared_per_node
 from agentrl.types import StepResult, Task
 from environments.webshop.catalogue import (
     SPLITS,

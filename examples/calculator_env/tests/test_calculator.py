@@ -8,7 +8,7 @@ import pytest
 from agentrl_calculator import CalculationError, CalculatorEnvSpec, calculate
 from agentrl_calculator.calculate import format_number
 
-from agentrl.env.protocol import Env, EnvSpec
+from agentrl.env import Env, EnvSpec
 from agentrl.types import StepResult
 
 
