@@ -51,7 +51,9 @@ class StepResult:
     """What an environment returns from `reset` and `step`.
 
     `state_key` is a canonical string key of the environment state (GiGPO anchor groups compare
-    them for equality); `None` when the environment cannot say.
+    them for equality); `None` when the environment cannot say. The typed fields after `tool_calls`
+    are everything the framework reads from a step; `info` is free-form data for people (the viewer,
+    the trajectory files) that agentrl never interprets.
     """
 
     observation: str
@@ -60,6 +62,25 @@ class StepResult:
     truncated: bool = False
     state_key: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    action: str | None = None
+    """The action the environment read from the reply (`search[blue shirt]`), stored as the turn's
+    `parsed_action` for the viewer."""
+    failure: Literal["format"] | None = None
+    """`format`: the reply could not be read as an action (the agent's fault, an ordinary low-reward
+    sample; counted in `format_failures`)."""
+    success: bool | None = None
+    """On the step that ends the episode: whether the task was achieved (the episode's `success`
+    metric; None counts as not achieved)."""
+    score: float | None = None
+    """The episode's outcome reward when it is not the sum of the step rewards; the last step's counts."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """Episode metrics of the environment's own (`em`, `resolved`), numbers or flags; the latest value
+    of each name wins, stored as `env/<name>` in the trajectory's metrics."""
+    reward_channels: dict[str, float] = field(default_factory=dict)
+    """Named step-critic rewards that are not part of `reward` (`{"step": 0.1}`); only the G-RA reward
+    transform reads them (agentrl/credit/rewards.py)."""
+    task_type: str | None = None
+    """The kind of task (ALFWorld's `pick_and_place`); `agentrl eval` reports success per type."""
     info: dict[str, Any] = field(default_factory=dict)
 
 

@@ -220,7 +220,7 @@ async def play_episode(
             expert = policy.expert_action() if rng.random() < p_expert else None
             action = expert if expert is not None else rng.choice(list(policy.valid_actions()))
             result = await env.step(wrap(action))
-            if result.info.get("failure") is not None:
+            if result.failure is not None:
                 raise RuntimeError(
                     f"{env_name}: the benchmark policy chose an invalid action {action!r}: "
                     f"{result.observation[:300]!r}"
@@ -233,7 +233,7 @@ async def play_episode(
                     behaviour_logprobs=[],
                     policy_version=0,
                     action_text=action,
-                    parsed_action=result.info.get("action"),
+                    parsed_action=result.action,
                     state_key=observed.state_key,
                     result=result,
                 )
@@ -247,7 +247,7 @@ async def play_episode(
     finally:
         await env.close()
     last = trajectory.turns[-1].result if trajectory.turns else None
-    trajectory.metrics["success"] = float(bool(last is not None and last.info.get("success", False)))
+    trajectory.metrics["success"] = float(bool(last is not None and last.success))
     return trajectory
 
 

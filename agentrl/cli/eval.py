@@ -77,10 +77,10 @@ def sampling_overrides(run_path: Path) -> list[str]:
 
 
 def task_type(trajectory: Trajectory) -> str:
-    """The environment's `info["task_type"]` on the last step, else the task id without its index."""
+    """The environment's `task_type` on the last step, else the task id without its index."""
     last = trajectory.turns[-1].result if trajectory.turns else None
-    if last is not None and isinstance(last.info.get("task_type"), str):
-        return last.info["task_type"]
+    if last is not None and last.task_type is not None:
+        return last.task_type
     return TRAILING_INDEX.sub("", trajectory.task_id) or trajectory.task_id
 
 

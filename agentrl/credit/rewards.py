@@ -12,9 +12,9 @@ minimum of tool calls per task there), which the trainer saves in its checkpoint
 Where rewards live, and what a transform may change:
 - `turn.result.reward` — the immediate turn reward; GiGPO's step-level returns read it.
 - `trajectory.outcome_reward` — the episode reward; every group-relative estimator reads it. The
-  episode sets it to the env's final `info["score"]` when there is one, else the sum of turn rewards;
+  episode sets it to the env's final `score` when there is one, else the sum of turn rewards;
   a transform that changes turn rewards applies the same rule again, so the two stay consistent.
-- `turn.result.info["reward_channels"]` — optional named step-critic rewards (`{"format": 1.0,
+- `turn.result.reward_channels` — optional named step-critic rewards (`{"format": 1.0,
   "tool_ok": 0.5}`) that are *not* part of `result.reward`; only G-RA reads them.
 Infra/timeout trajectories (`not trajectory.trainable`) pass through every transform unchanged.
 """
@@ -51,7 +51,7 @@ def _with_turn_rewards(trajectory: Trajectory, turn_rewards: Sequence[float]) ->
         result = turn.result
         turns.append(replace(turn, result=replace(result, reward=reward)) if result is not None else replace(turn))
     last = trajectory.turns[-1].result if trajectory.turns else None
-    if last is not None and "score" in last.info:
+    if last is not None and last.score is not None:
         outcome = trajectory.outcome_reward
     else:
         outcome = sum(turn.reward for turn in turns)
@@ -107,7 +107,7 @@ def gated_reward_accumulation(
 
     `channels[0]` must be `outcome`: r^(out) is `trajectory.outcome_reward` as it arrives (the env's
     score, or its summed turn rewards). Every other channel is a step critic: r^(k)_t is
-    `turn.result.info["reward_channels"][name]` (0 when absent) and r^(k) = Σ_t r^(k)_t is the value its
+    `turn.result.reward_channels[name]` (0 when absent) and r^(k) = Σ_t r^(k)_t is the value its
     own gate compares. An open gate adds r^(k)_t to turn t's reward (so GiGPO's returns see it) and
     r^(k) to the outcome; a closed gate adds zero to both. Two levels give the paper's
     R = r^out + 1[r^out ≥ δ] · Σ_t r^step_t. A channel may be given as its config mapping
@@ -147,7 +147,7 @@ def gated_reward_accumulation(
 
 
 def _reward_channels(turn: Turn) -> Mapping[str, Any]:
-    return turn.result.info.get("reward_channels", {}) if turn.result is not None else {}
+    return turn.result.reward_channels if turn.result is not None else {}
 
 
 def _check_channels(channels: Sequence[GateChannel]) -> None:

@@ -6,10 +6,10 @@ on the event loop) and renders the new state as text.
 
 Conventions every agentrl environment follows, and this adapter implements:
 
-- `StepResult.info["failure"] = "format"` marks an action the environment could not parse. The
+- `StepResult.failure = "format"` marks an action the environment could not parse. The
   episode goes on, the state is unchanged, the reward is `-invalid_action_penalty`, and the
   observation starts with a short error message so the agent can correct itself.
-- `StepResult.info["success"] = True/False` is set on the step that ends the episode (done or
+- `StepResult.success = True/False` is set on the step that ends the episode (done or
   truncated), so trainers and evaluators read success without knowing the reward scale.
 - `state_key` = `f"{state_id}:{discrete observation}"`, where `state_id` (e.g. the map id) tells
   apart tasks whose observation indices mean different things; GiGPO groups turns by this key.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import gymnasium as gym
 
@@ -101,23 +100,25 @@ class GymnasiumEnv:
                 observation=f"{self._format_error(action)}\n{self._render_now()}",
                 reward=-self._penalty,
                 state_key=self._state_key(),
-                info={"failure": "format", "error": self._default_format_error(action)},
+                failure="format",
+                info={"error": self._default_format_error(action)},
             )
         observation, reward, terminated, truncated, _ = await asyncio.to_thread(
             self._env.step, self._action_words.index(word)
         )
         self._observation = int(observation)
-        info: dict[str, Any] = {"action": word}
+        success = None
         if terminated or truncated:
             self._finished = True
-            info["success"] = bool(terminated and self._is_success(self._observation, float(reward)))
+            success = bool(terminated and self._is_success(self._observation, float(reward)))
         return StepResult(
             observation=self._render_now(),
             reward=float(reward),
             done=bool(terminated),
             truncated=bool(truncated),
             state_key=self._state_key(),
-            info=info,
+            action=word,
+            success=success,
         )
 
     async def close(self) -> None:

@@ -4,7 +4,7 @@ The GiGPO paper's WebShop and ALFWorld prompts (and this framework's frozenlake 
 instruct prompts) ask the model to reason inside `<think>` tags and to answer inside `<action>` tags.
 Every environment reads the answer with `parse_tagged_action`, so all of them judge a reply the same
 way: `None` means the reply is a format failure (the environment then sets
-`info["failure"] = "format"` and shows `FORMAT_HINT`).
+`failure="format"` and shows `FORMAT_HINT`).
 
 Lenient where upstream is (verl-agent's projections lower-case the reply and cut out the tagged
 block; small instruct models often restate their plan, so the *last* block is the decision): tags

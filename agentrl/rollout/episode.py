@@ -135,10 +135,10 @@ async def _play(
                 policy_version=generation.policy_version,
                 observation_text=observed.observation,
                 action_text=action_text,
-                parsed_action=result.info.get("action"),
+                parsed_action=result.action,
                 state_key=observed.state_key,
                 result=result,
-                failure=result.info.get("failure"),
+                failure=result.failure,
                 context_ids=None if appended else context,
             )
         )
@@ -159,18 +159,18 @@ def _fail(trajectory: Trajectory, kind: FailureKind, error: str) -> None:
 
 def _summarise(trajectory: Trajectory) -> None:
     """Outcome reward: the env's final `score` when it reports one, else the sum of step rewards.
-    A score or `info["metrics"]` that is not a number is the environment's bug: the episode ends as an
+    A score or `metrics` that is not a number is the environment's bug: the episode ends as an
     `infra` failure saying so, and the rest of the step goes on."""
     last = trajectory.turns[-1].result if trajectory.turns else None
     try:
-        if last is not None and "score" in last.info:
-            trajectory.outcome_reward = float(last.info["score"])
+        if last is not None and last.score is not None:
+            trajectory.outcome_reward = float(last.score)
         else:
             trajectory.outcome_reward = sum(turn.reward for turn in trajectory.turns)
         trajectory.metrics.update(env_metrics(trajectory))
     except (TypeError, ValueError) as error:
         _fail(trajectory, "infra", f"the environment's episode summary is broken: {error}")
-    trajectory.metrics["success"] = float(bool(last is not None and last.info.get("success", False)))
+    trajectory.metrics["success"] = float(bool(last is not None and last.success))
     trajectory.metrics["turns"] = float(len(trajectory.turns))
     trajectory.metrics["format_failures"] = float(sum(t.failure == "format" for t in trajectory.turns))
     trajectory.metrics["action_tokens"] = float(sum(len(t.action_ids) for t in trajectory.turns))
@@ -178,21 +178,21 @@ def _summarise(trajectory: Trajectory) -> None:
 
 
 ENV_METRIC_PREFIX = "env/"
-"""Episode metrics an environment reports through `info["metrics"]` are stored under this prefix, so
+"""Episode metrics an environment reports through `StepResult.metrics` are stored under this prefix, so
 they never collide with the framework's own (`success`, `turns`, ...)."""
 
 
 def env_metrics(trajectory: Trajectory) -> dict[str, float]:
-    """The environment's own episode metrics: every step may report `info["metrics"]` (a dict of
+    """The environment's own episode metrics: every step may report `metrics` (a dict of
     numbers, e.g. search QA's F1, SWE's resolved flag); the latest value of each key wins, so an
     environment reports running values and the final step settles them."""
     latest: dict[str, float] = {}
     for turn in trajectory.turns:
-        reported = turn.result.info.get("metrics", {}) if turn.result else {}
+        reported = turn.result.metrics if turn.result else {}
         if not isinstance(reported, dict):
-            raise TypeError(f'info["metrics"] must be a dict of numbers, got {type(reported).__name__}')
+            raise TypeError(f"StepResult.metrics must be a dict of numbers, got {type(reported).__name__}")
         for name, value in reported.items():
             if not isinstance(value, (bool, int, float)):  # a flag counts as 0/1, so its mean is a rate
-                raise TypeError(f'info["metrics"][{name!r}] must be a number, got {value!r}')
+                raise TypeError(f"StepResult.metrics[{name!r}] must be a number, got {value!r}")
             latest[f"{ENV_METRIC_PREFIX}{name}"] = float(value)
     return latest

@@ -18,8 +18,17 @@ from typing import Any, cast, get_args
 
 from agentrl.types import FAILURE_KINDS, FailureKind, StepResult, Termination, ToolCall, Trajectory, Turn
 
-FORMAT = "agentrl.trajectory/3"
+FORMAT = "agentrl.trajectory/4"
 """Written into every record. Any change to the fields bumps the number; readers refuse others."""
+
+FORMAT_V3 = "agentrl.trajectory/3"
+"""Still read: version 4 gave the step result typed fields for what the framework reads (`action`,
+`failure`, `success`, `score`, `metrics`, `reward_channels`, `task_type`), which environments wrote into
+`info` before; a version 1-3 record reads them out of its `info` (`STEP_FIELDS_FROM_INFO`), the rest of
+`info` staying free-form. An older agentrl refuses version 4 instead of losing success and scores."""
+
+STEP_FIELDS_FROM_INFO = ("action", "failure", "success", "score", "metrics", "reward_channels", "task_type")
+"""The `info` keys that became StepResult fields in version 4."""
 
 FORMAT_V2 = "agentrl.trajectory/2"
 """Still read: version 3 added the turn's `context_ids` (a windowed context), which a version-2 record,
@@ -31,7 +40,7 @@ FORMAT_V1 = "agentrl.trajectory/1"
 version-1 record reads as null, and made the turn's `value` required (optional in version 1, where
 it was added late)."""
 
-READABLE_FORMATS: tuple[str, ...] = (FORMAT, FORMAT_V2, FORMAT_V1)
+READABLE_FORMATS: tuple[str, ...] = (FORMAT, FORMAT_V3, FORMAT_V2, FORMAT_V1)
 
 
 def check_format(version: object) -> None:
@@ -71,6 +80,7 @@ def trajectory_from_dict(record: dict[str, Any]) -> Trajectory:
     check_format(version)
     v1 = version == FORMAT_V1
     before_v3 = version in (FORMAT_V1, FORMAT_V2)
+    before_v4 = version != FORMAT
     try:
         termination = record["termination"]
         if termination not in TERMINATIONS:
@@ -80,7 +90,7 @@ def trajectory_from_dict(record: dict[str, Any]) -> Trajectory:
             group_id=record["group_id"],
             env_name=record["env_name"],
             seed=record["seed"],
-            turns=[_turn_from_dict(turn, v1, before_v3) for turn in record["turns"]],
+            turns=[_turn_from_dict(turn, v1, before_v3, before_v4) for turn in record["turns"]],
             outcome_reward=record["outcome_reward"],
             termination=cast(Termination, termination),
             failure=_failure(record["failure"]),
@@ -158,6 +168,13 @@ def _step_result_to_dict(result: StepResult) -> dict[str, Any]:
         "truncated": result.truncated,
         "state_key": result.state_key,
         "tool_calls": [_tool_call_to_dict(call) for call in result.tool_calls],
+        "action": result.action,
+        "failure": result.failure,
+        "success": result.success,
+        "score": result.score,
+        "metrics": result.metrics,
+        "reward_channels": result.reward_channels,
+        "task_type": result.task_type,
         "info": result.info,
     }
 
@@ -174,7 +191,7 @@ def _tool_call_to_dict(call: ToolCall) -> dict[str, Any]:
     }
 
 
-def _turn_from_dict(record: dict[str, Any], v1: bool, before_v3: bool) -> Turn:
+def _turn_from_dict(record: dict[str, Any], v1: bool, before_v3: bool, before_v4: bool) -> Turn:
     result = record["result"]
     token_values = None if v1 else record["token_values"]
     context_ids = None if before_v3 else record["context_ids"]
@@ -191,11 +208,19 @@ def _turn_from_dict(record: dict[str, Any], v1: bool, before_v3: bool) -> Turn:
         value=record.get("value") if v1 else record["value"],
         token_values=None if token_values is None else list(token_values),
         context_ids=None if context_ids is None else list(context_ids),
-        result=None if result is None else _step_result_from_dict(result),
+        result=None if result is None else _step_result_from_dict(result, before_v4),
     )
 
 
-def _step_result_from_dict(record: dict[str, Any]) -> StepResult:
+def _step_result_from_dict(record: dict[str, Any], before_v4: bool) -> StepResult:
+    info = dict(record["info"])
+    if before_v4:  # the typed fields were info keys then, each optional
+        typed = {key: info.pop(key) for key in STEP_FIELDS_FROM_INFO if key in info}
+    else:
+        typed = {key: record[key] for key in STEP_FIELDS_FROM_INFO}
+    failure = typed.get("failure")
+    if failure not in (None, "format"):
+        raise ValueError(f"unknown step failure {failure!r}; expected 'format' or null")
     return StepResult(
         observation=record["observation"],
         reward=record["reward"],
@@ -203,7 +228,14 @@ def _step_result_from_dict(record: dict[str, Any]) -> StepResult:
         truncated=record["truncated"],
         state_key=record["state_key"],
         tool_calls=tuple(_tool_call_from_dict(call) for call in record["tool_calls"]),
-        info=dict(record["info"]),
+        action=typed.get("action"),
+        failure=failure,
+        success=typed.get("success"),
+        score=typed.get("score"),
+        metrics=dict(typed.get("metrics") or {}),
+        reward_channels=dict(typed.get("reward_channels") or {}),
+        task_type=typed.get("task_type"),
+        info=info,
     )
 
 

@@ -110,5 +110,5 @@ def format_failure(error: str, penalty: float, state_key: str | None) -> StepRes
     """The agent's malformed reply: the error as the observation, `-penalty`, state unchanged, and the
     `format` failure the framework counts; the episode goes on."""
     return StepResult(
-        observation=error, reward=-penalty, state_key=state_key, info={"failure": "format", "error": error}
+        observation=error, reward=-penalty, state_key=state_key, failure="format", info={"error": error}
     )

@@ -23,6 +23,7 @@ import random
 from collections.abc import Sequence
 from functools import cached_property, partial
 from pathlib import Path
+from typing import Literal
 
 from alfworld.gen.constants import OBJECTS
 
@@ -184,7 +185,7 @@ class ALFWorldEpisode:
         self.task_type = task.payload["task_type"]
         self.turns = 0
         self.history = []
-        return self._result(reward=0.0, info={"task_type": self.task_type})
+        return self._result(reward=0.0)
 
     async def step(self, action: str) -> StepResult:
         if self.lease is None or self.view is None:
@@ -196,34 +197,39 @@ class ALFWorldEpisode:
             problem = "no <action>...</action> block" if command is None else f"{command!r} is not admissible"
             return self._result(
                 reward=-self.spec.invalid_action_penalty,
-                info={"failure": "format", "task_type": self.task_type},
+                failure="format",
                 note=f"Invalid action: {problem}; choose one of the admissible actions.",
             )
         before = self.view.feedback
         self.view = await self.spec.pool.step(self.lease, command)
         self.history.append((before, command))
         return self._result(
-            reward=1.0 if self.view.won else 0.0, info={"action": command, "task_type": self.task_type}
-        )
+            reward=1.0 if self.view.won else 0.0, action=command)
 
     async def close(self) -> None:
         if self.lease is not None:
             self.spec.pool.release(self.lease)
             self.lease = None
 
-    def _result(self, reward: float, info: dict[str, object], note: str = "") -> StepResult:
+    def _result(
+        self, reward: float, action: str | None = None, failure: Literal["format"] | None = None, note: str = ""
+    ) -> StepResult:
         assert self.view is not None
         won = self.view.won
         out_of_turns = not won and self.turns >= self.spec.max_turns
-        if won or out_of_turns:
-            info = info | {"success": won, "score": 1.0 if won else 0.0, "game": self.game_id}
+        ended = won or out_of_turns
         return StepResult(
             observation=self._observation(note),
             reward=reward,
             done=won,
             truncated=out_of_turns,
             state_key=f"{self.game_id}:{self.view.state_digest}",
-            info=info,
+            action=action,
+            failure=failure,
+            success=won if ended else None,
+            score=(1.0 if won else 0.0) if ended else None,
+            task_type=self.task_type,
+            info={"game": self.game_id} if ended else {},
         )
 
     def _observation(self, note: str) -> str:

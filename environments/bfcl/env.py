@@ -10,7 +10,7 @@ is recorded as a `ToolCall` (not executed: single-turn BFCL scores calls, it doe
 Rewards, on the one step of the episode:
 - `reward=ast` (default): 1 when BFCL's AST match passes (`ast_match.py`), else 0;
 - `reward=toolrl`: ToolRL's fine-grained reward in [-3, 4] (`toolrl_reward.py`).
-`info["success"]` is the AST match in both modes. A malformed call is `info["failure"] = "format"`,
+`success` is the AST match in both modes. A malformed call is `failure="format"`,
 reward 0 (ast) or -3 (toolrl), and the observation says what was wrong.
 """
 
@@ -67,7 +67,9 @@ class BFCLEnv:
                 reward=toolrl_reward(None, payload["ground_truth"]) if self._reward == "toolrl" else 0.0,
                 done=True,
                 state_key=f"{self._task.task_id}:answered",
-                info={"failure": "format", "error": error, "success": False},
+                failure="format",
+                success=False,
+                info={"error": error},
             )
         mismatch = match_calls(calls, payload["ground_truth"], payload["functions"])
         reward = (
@@ -75,7 +77,7 @@ class BFCLEnv:
             if self._reward == "toolrl"
             else float(mismatch is None)
         )
-        info: dict[str, Any] = {"success": mismatch is None, "category": payload["category"]}
+        info: dict[str, Any] = {"category": payload["category"]}
         if mismatch is not None:
             info["error"] = mismatch
         return StepResult(
@@ -84,6 +86,7 @@ class BFCLEnv:
             done=True,
             state_key=f"{self._task.task_id}:answered",
             tool_calls=tuple(self._record(call, payload["functions"]) for call in calls),
+            success=mismatch is None,
             info=info,
         )
 

@@ -11,8 +11,8 @@ SQuAD normalisation, with token F1 reported beside it. Two action formats, chose
   tool `answer(text)`, in the `tool_call_format` syntax (Hermes `<tool_call>` JSON by default); the
   schemas are the spec's `tools`, rendered by the chat template.
 
-Rewards: 1 for an exact-match answer, 0 for a wrong one (both end the episode, `info["success"]`,
-`info["metrics"]["em"]`, `info["metrics"]["f1"]`); a malformed reply costs `format_penalty` and the episode goes on with an
+Rewards: 1 for an exact-match answer, 0 for a wrong one (both end the episode, `success`,
+`metrics["em"]`, `metrics["f1"]`); a malformed reply costs `format_penalty` and the episode goes on with an
 observation that says what was wrong. A search past the limit is a failed tool call (`ok=False`),
 not a format error. Every search is a `ToolCall`, so OTC rewards and `tool_calls_mean` /
 `tool_productivity` count them; the answer is not a tool call. The state key is the task plus the
@@ -155,7 +155,7 @@ class SearchQAEnv:
             observation=observation,
             state_key=self._state_key(),
             tool_calls=records,
-            info={"action": "; ".join(f"search({c.arguments.get('query', '')!r})" for c in records)},
+            action="; ".join(f"search({c.arguments.get('query', '')!r})" for c in records),
         )
 
     def _answer(self, text: str) -> StepResult:
@@ -167,11 +167,9 @@ class SearchQAEnv:
             reward=1.0 if correct else 0.0,
             done=True,
             state_key=self._state_key(),
-            info={
-                "success": correct,
-                "metrics": {"em": float(correct), "f1": f1_score(text, answers), "searches": self._searches},
-                "action": f"answer({text!r})",
-            },
+            success=correct,
+            metrics={"em": float(correct), "f1": f1_score(text, answers), "searches": self._searches},
+            action=f"answer({text!r})",
         )
 
     def _format_failure(self, error: str) -> StepResult:

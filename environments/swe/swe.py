@@ -10,16 +10,16 @@ does not occur exactly once, a command past its timeout) is a failed `ToolCall` 
 
 Rewards are reported as G-RA channels (ALGORITHMS.md §2.1), never summed by the environment:
 
-- outcome, as `info["score"]` on every step (the framework takes the last step's): 1 when the
+- outcome, as `score` on every step (the framework takes the last step's): 1 when the
   submitted repo passes its tests, 0 when it was submitted but fails, −1 when nothing was submitted
   (turn or context limit) or the submitted patch is empty (no source file changed). Test files are
   restored before the final run, so editing a test never passes it.
-- `info["reward_channels"]["step"]`, the step critic: `test_run_reward` for a turn in which a test
+- `reward_channels["step"]`, the step critic: `test_run_reward` for a turn in which a test
   run executed to the end (pass or fail, not killed by the timeout) plus `edit_reward` for a turn in
   which an edit applied. Turn rewards stay 0 apart from format penalties; the `gra` reward transform
   adds the step channel where its gate is open (configs/env/swe.yaml gates it on outcome ≥ 0).
 
-Every step's info also says `submitted`, `modified` (a source file differs from the original) and
+Every step's `metrics` also say `submitted`, `modified` (a source file differs from the original) and
 `resolved`, so the last turn of a trajectory gives G-RA's completion, modification and resolution
 rates (`environments.swe.metrics.repair_rates`). The state key is the task, a digest of the source
 files and the verdict of the last test run on exactly those sources. The sandbox is closed on submit
@@ -41,7 +41,7 @@ from environments.swe.tasks import DATASETS, RepairTask, load_tasks, split_tasks
 from sandboxes import ExecResult, Limits, Sandbox, SandboxError, create_sandbox
 
 STEP_CHANNEL = "step"
-"""The G-RA channel name of the step critic in `info["reward_channels"]`."""
+"""The G-RA channel name of the step critic in `StepResult.reward_channels`."""
 
 
 class CommandKilled(RuntimeError):
@@ -189,7 +189,7 @@ class SWERepairEnv:
             )
         )
         failed = format_failure(error, self._settings.format_penalty, await self._state_key())
-        return replace(failed, info={**failed.info, **self._progress(score=-1.0, step_reward=0.0)})
+        return replace(failed, **self._progress(score=-1.0, step_reward=0.0))
 
     async def close(self) -> None:
         if self._sandbox is not None:
@@ -208,10 +208,8 @@ class SWERepairEnv:
             observation=observation,
             state_key=state_key,
             tool_calls=records,
-            info={
-                "action": "; ".join(_describe(call) for call in records),
-                **self._progress(score=-1.0, step_reward=step_reward),
-            },
+            action="; ".join(_describe(call) for call in records),
+            **self._progress(score=-1.0, step_reward=step_reward),
         )
 
     async def _submit(self) -> StepResult:
@@ -228,12 +226,13 @@ class SWERepairEnv:
             outcome = 1.0 if resolved else 0.0
             observation = f"submitted; the tests {'pass' if resolved else 'fail'}"
         await self.close()
-        info = self._progress(score=outcome, step_reward=0.0, submitted=True, resolved=resolved)
         return StepResult(
             observation=observation,
             done=True,
             state_key=state_key,
-            info={**info, "success": resolved, "action": "submit()"},
+            success=resolved,
+            action="submit()",
+            **self._progress(score=outcome, step_reward=0.0, submitted=True, resolved=resolved),
         )
 
     async def _test(self) -> tuple[ExecResult, str]:
@@ -249,8 +248,8 @@ class SWERepairEnv:
     def _progress(
         self, score: float, step_reward: float, submitted: bool = False, resolved: bool = False
     ) -> dict[str, Any]:
-        """The info every step carries: the outcome so far, the step channel and the rate flags (as
-        episode metrics, so the trainer logs their means as `env/submitted` ... per step)."""
+        """The StepResult fields every step carries: the outcome so far, the step channel and the rate
+        flags (as episode metrics, so the trainer logs their means as `env/submitted` ... per step)."""
         return {
             "score": score,
             "reward_channels": {STEP_CHANNEL: step_reward},

@@ -7,11 +7,11 @@ brackets when they are missing, as under `textarena.make`). The observation is w
 the agent since its last move: board, game messages and, in two-player games, the opponent's move.
 
 Conventions (see `docs/environments/textarena.md`):
-- an invalid move (the game's own judgement) is `info["failure"] = "format"`, reward
+- an invalid move (the game's own judgement) is `failure="format"`, reward
   `-invalid_action_penalty`, the game unchanged, and the observation is the game's reason;
 - the episode ends when the game does: the step reward is the game's reward for the agent
   (1 solved / won, -1 lost, 0 draw, fractions for partial progress in some puzzles) and
-  `info["success"]` is whether that reward is at least 1;
+  `success` is whether that reward is at least 1;
 - `state_key` = `"<task id>:<sha256 of the canonical game_state>"`, or `None` where the game's state
   holds something without a canonical form.
 """
@@ -22,7 +22,7 @@ import asyncio
 import hashlib
 import json
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 import textarena as ta
 
@@ -73,7 +73,7 @@ class TextArenaEnv:
         game.reset(num_players=self._players, seed=seed)
         game.state.error_allowance = UNLIMITED_ERRORS
         done = self._let_opponent_play()
-        return self._result(self._take_messages(), reward=0.0, done=done, info={})
+        return self._result(self._take_messages(), reward=0.0, done=done)
 
     def _play(self, action: str) -> StepResult:
         game = self._live_game()
@@ -89,11 +89,12 @@ class TextArenaEnv:
                 messages,
                 reward=-self._penalty,
                 done=False,
-                info={"failure": "format", "error": reason},
+                failure="format",
+                info={"error": reason},
             )
         done = done or self._let_opponent_play()
         return self._result(
-            messages + self._take_messages(), reward=0.0, done=done, info={"action": action.strip()}
+            messages + self._take_messages(), reward=0.0, done=done, action=action.strip()
         )
 
     def _let_opponent_play(self) -> bool:
@@ -107,18 +108,30 @@ class TextArenaEnv:
             done, _ = game.step(scripted_move(game, messages))
         return done
 
-    def _result(self, messages: list[Message], reward: float, done: bool, info: dict[str, Any]) -> StepResult:
+    def _result(
+        self,
+        messages: list[Message],
+        reward: float,
+        done: bool,
+        action: str | None = None,
+        failure: Literal["format"] | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> StepResult:
         game = self._live_game()
         text = self._render(messages)
+        info, success = dict(info or {}), None
         if done:
             self._finished = True
             rewards, game_info = game.close()
             reward = float((rewards or {}).get(self._agent, 0.0))
-            info = {**info, "success": reward >= 1.0, "game_reward": reward}
+            success, info["game_reward"] = reward >= 1.0, reward
             reason = game_info.get(self._agent, {}).get("reason")
             if reason:
                 text = f"{text}\n{reason}".strip()
-        return StepResult(observation=text, reward=reward, done=done, state_key=self._state_key(), info=info)
+        return StepResult(
+            observation=text, reward=reward, done=done, state_key=self._state_key(), action=action,
+            failure=failure, success=success, info=info,
+        )
 
     def _take_messages(self) -> list[Message]:
         game = self._live_game()

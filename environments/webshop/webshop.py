@@ -8,7 +8,7 @@ action. `action_format="index"` numbers the admissible actions and takes the num
 (`environments.webshop.indexed_actions`: what `model=tiny` can answer). A reply that does not parse,
 or names nothing clickable, is a format failure: the page stays, `invalid_action_penalty` is
 subtracted, and the reminder lists the admissible actions. Buying ends the episode with WebShop's
-reward; `info["score"]` is that reward, and WebShop's published score is 100 × its mean over episodes.
+reward; `score` is that reward, and WebShop's published score is 100 × its mean over episodes.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from functools import cached_property, partial
 from pathlib import Path
+from typing import Literal
 
 from agentrl.env import FORMAT_HINT, INSTRUCTION, parse_reply, render_history_prompt, shared_per_node
 from agentrl.types import StepResult, Task
@@ -191,7 +192,7 @@ class WebShopEpisode:
         self.session = Session(self.spec.catalogue, goal, reward_version=self.spec.reward)
         self.task_id = task.task_id
         self.history = []
-        return self._result(reward=0.0, info={})
+        return self._result(reward=0.0)
 
     async def step(self, action: str) -> StepResult:
         if self.session is None:
@@ -203,19 +204,21 @@ class WebShopEpisode:
         except InvalidAction as error:
             return self._result(
                 reward=-self.spec.invalid_action_penalty,
-                info={"failure": "format"},
+                failure="format",
                 note=f"Invalid action: {error}.",
             )
         self.history.append((page, parsed))
         purchase = self.session.purchase
         if purchase is None:
-            return self._result(reward=0.0, info={"action": parsed})
+            return self._result(reward=0.0, action=parsed)
         return StepResult(
             observation=f"You bought {self.session.asin} for a reward of {purchase.reward:.3f}.",
             reward=purchase.reward,
             done=True,
             state_key=self._state_key(),
-            info={"action": parsed, "success": purchase.reward == 1.0, "score": purchase.reward},
+            action=parsed,
+            success=purchase.reward == 1.0,
+            score=purchase.reward,
         )
 
     async def close(self) -> None:
@@ -224,7 +227,7 @@ class WebShopEpisode:
     def _parse(self, reply: str) -> str:
         """The site action the reply names; `InvalidAction` when it names none.
 
-        Read with `agentrl.env.tagged_actions` (the last `<action>` block; tags in any case). In
+        Read with `agentrl.env.parse_reply` (the last `<action>` block; tags in any case). In
         index mode, and under the plain prompt, a bare answer is read as is: a one-token policy
         such as `model=tiny` cannot write the tags around it.
         """
@@ -243,7 +246,9 @@ class WebShopEpisode:
         assert self.session is not None
         return f"{self.task_id}|{self.session.state_key()}"
 
-    def _result(self, reward: float, info: dict[str, object], note: str = "") -> StepResult:
+    def _result(
+        self, reward: float, action: str | None = None, failure: Literal["format"] | None = None, note: str = ""
+    ) -> StepResult:
         assert self.session is not None
         page = self.session.observation()
         if self.spec.action_format == "index":
@@ -260,4 +265,6 @@ class WebShopEpisode:
             )
         else:
             observation = "\n".join(filter(None, [note, page, "Admissible actions: " + " ".join(actions)]))
-        return StepResult(observation=observation, reward=reward, state_key=self._state_key(), info=info)
+        return StepResult(
+            observation=observation, reward=reward, state_key=self._state_key(), action=action, failure=failure
+        )

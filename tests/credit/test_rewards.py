@@ -24,10 +24,11 @@ from agentrl.credit.rewards import (
 from agentrl.types import StepResult, ToolCall, Trajectory, Turn
 
 
-def turn(reward: float = 0.0, *, calls: int = 0, channels: dict[str, float] | None = None, failure=None, **info) -> Turn:
+def turn(
+    reward: float = 0.0, *, calls: int = 0, channels: dict[str, float] | None = None, failure=None, score=None
+) -> Turn:
     tool_calls = tuple(ToolCall(name="search", arguments={}, ok=True) for _ in range(calls))
-    info = dict(info, **({"reward_channels": channels} if channels else {}))
-    result = StepResult(observation="", reward=reward, tool_calls=tool_calls, info=info)
+    result = StepResult(observation="", reward=reward, tool_calls=tool_calls, reward_channels=channels or {}, score=score)
     return Turn([1], [2], [-0.5], 0, result=result, failure=failure)
 
 

@@ -72,8 +72,8 @@ def test_walkthrough_wins(spec: ALFWorld, split: str, index: int) -> None:
     results = play(spec, split, index)
     last = results[-1]
     assert last.done and last.reward == 1.0
-    assert last.info["success"] is True and last.info["score"] == 1.0
-    assert last.info["task_type"] == spec.task(split, index).payload["task_type"]
+    assert last.success is True and last.score == 1.0
+    assert last.task_type == spec.task(split, index).payload["task_type"]
     assert all(not r.done for r in results[:-1])
 
 
@@ -98,10 +98,10 @@ def test_invalid_and_non_admissible_actions_are_format_failures(spec: ALFWorld) 
     )
     untagged, not_admissible, normalised = results[1:]
     for failed in (untagged, not_admissible):
-        assert failed.info["failure"] == "format" and failed.reward == -0.1
+        assert failed.failure == "format" and failed.reward == -0.1
         assert failed.state_key == results[0].state_key  # nothing happened
     assert "'fly away' is not admissible" in not_admissible.observation
-    assert normalised.info == {"action": "go to desk 1", "task_type": "look"}
+    assert (normalised.action, normalised.task_type, normalised.info) == ("go to desk 1", "look", {})
     assert normalised.state_key != results[0].state_key
 
 
@@ -130,7 +130,7 @@ def test_turn_limit_truncates_as_a_loss(make_spec: Callable[..., ALFWorld]) -> N
     results = play(spec, "valid_seen", 0, ["look", "inventory"])
     assert not results[1].truncated
     assert results[2].truncated and not results[2].done
-    assert results[2].info["success"] is False and results[2].info["score"] == 0.0
+    assert results[2].success is False and results[2].score == 0.0
     assert results[0].observation.startswith("Your task is to: look at alarmclock")
 
 
@@ -138,7 +138,7 @@ def test_vocabulary_spells_every_admissible_command(make_spec: Callable[..., ALF
     spec = make_spec(prompt="plain", game_workers=1)
     vocabulary = set(spec.vocabulary())
     results = play(spec, "valid_seen", 60, None)  # plain prompt: the walkthrough as bare commands
-    assert results[-1].info["success"] is True
+    assert results[-1].success is True
     commands = [line for r in results for line in r.observation.split("Admissible actions: ")[1].split(" | ")]
     assert commands and all(set(c.split()) <= vocabulary for c in commands)
 
@@ -179,14 +179,14 @@ def test_episodes_spread_over_worker_processes_and_reuse_engines(make_spec: Call
         pids = {first.lease.worker.pid, second.lease.worker.pid}
         assert len(pids) == 2 and os.getpid() not in pids  # two processes, neither this one
         both = await asyncio.gather(walk(first), walk(second))
-        assert all(results[-1].done and results[-1].info["success"] for results in both)
+        assert all(results[-1].done and results[-1].success for results in both)
         engine = first.lease
         await first.close()
         # The first game again: the now idle worker, whose engine still holds it, only resets it.
         await again.reset(spec.task("valid_seen", 0))
         assert again.lease is not None
         assert (again.lease.worker, again.lease.engine_id) == (engine.worker, engine.engine_id)
-        assert (await walk(again))[-1].info["success"] is True
+        assert (await walk(again))[-1].success is True
         await asyncio.gather(second.close(), again.close())
 
     asyncio.run(run())
@@ -208,13 +208,13 @@ def test_a_killed_worker_fails_only_its_episodes_and_is_replaced(make_spec: Call
         ):
             await walk(doomed)
         await doomed.close()
-        assert (await walk(survivor))[-1].info["success"] is True  # the other worker never noticed
+        assert (await walk(survivor))[-1].success is True  # the other worker never noticed
         # The pool replaces the dead worker for the next episode (the survivor's worker is busier).
         await later.reset(spec.task("valid_seen", 0))
         assert later.lease is not None
         fresh = later.lease.worker.pid
         assert fresh not in (killed, other)
-        assert (await walk(later))[-1].info["success"] is True
+        assert (await walk(later))[-1].success is True
         # An episode still open when the pool shuts down fails with a clear error, not a hang.
         open_at_shutdown = spec.make_env()
         await open_at_shutdown.reset(spec.task("valid_seen", 0))
@@ -250,6 +250,6 @@ def test_demonstration_is_the_walkthrough_and_wins(spec: ALFWorld, split: str, i
     task = spec.task(split, index)
     replies = spec.demonstration(task)
     results = play(spec, split, index, replies)
-    assert results[-1].done and results[-1].info["success"] is True
-    assert all(r.info.get("failure") is None for r in results) and len(results) == len(replies) + 1
-    assert [r.info["action"] for r in results[1:]] == [normalise_command(c) for c in walkthrough(spec.game_path(task.payload))]
+    assert results[-1].done and results[-1].success is True
+    assert all(r.failure is None for r in results) and len(results) == len(replies) + 1
+    assert [r.action for r in results[1:]] == [normalise_command(c) for c in walkthrough(spec.game_path(task.payload))]

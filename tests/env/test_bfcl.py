@@ -60,7 +60,7 @@ def test_the_oracle_gets_reward_1_in_every_category(category: str) -> None:
     first, result = answer(spec, task, oracle_reply(task))
     for function in task.payload["functions"]:
         assert function["name"] in first.observation  # the row's functions are in the prompt
-    assert result.reward == 1.0 and result.info["success"] and result.done
+    assert result.reward == 1.0 and result.success and result.done
     assert [call.name for call in result.tool_calls] == [
         name for item in task.payload["ground_truth"] for name in item
     ]
@@ -71,7 +71,7 @@ def test_the_oracle_passes_almost_every_shipped_row() -> None:
     """A handful of BFCL answers contradict their own function doc (e.g. a string for an array)."""
     spec = BFCL(eval_every=2)
     tasks = [spec.task(split, i) for split in ("train", "eval") for i in range(spec.num_tasks(split) or 0)]
-    passed = sum(answer(spec, task, oracle_reply(task))[1].info["success"] for task in tasks)
+    passed = sum(answer(spec, task, oracle_reply(task))[1].success for task in tasks)
     assert len(tasks) == 1240
     assert passed >= len(tasks) - 5, f"{len(tasks) - passed} rows fail with their reference calls"
 
@@ -86,9 +86,9 @@ def test_a_wrong_value_gets_0_and_says_which_parameter() -> None:
     _, result = answer(
         spec, task, f"<tool_call>{json.dumps({'name': name, 'arguments': arguments})}</tool_call>"
     )
-    assert result.reward == 0.0 and result.info["success"] is False
+    assert result.reward == 0.0 and result.success is False
     assert f"{key}=" in result.observation and "not an acceptable value" in result.observation
-    assert "failure" not in result.info  # well-formed but wrong: not a format failure
+    assert result.failure is None  # well-formed but wrong: not a format failure
 
 
 def test_calling_a_function_on_an_irrelevance_row_gets_0() -> None:
@@ -103,7 +103,7 @@ def test_a_malformed_call_is_a_format_failure_with_the_reason() -> None:
     spec = BFCL(categories=["simple_python"])
     task = spec.task("train", 0)
     _, result = answer(spec, task, '<tool_call>{"name": "f", "arguments": {</tool_call>')
-    assert result.info["failure"] == "format" and result.done and result.reward == 0.0
+    assert result.failure == "format" and result.done and result.reward == 0.0
     assert result.observation.startswith("malformed tool call:")
     assert result.tool_calls == ()
 

@@ -30,8 +30,8 @@ def assert_wins(spec: EnvSpec, split: str, indices: range, at_least: int) -> Non
     played = list(demonstrated(spec, split, indices))
     assert len(played) >= at_least, f"only {len(played)} of {len(indices)} tasks have a demonstration"
     for replies, results in played:
-        assert all(r.info.get("failure") is None for r in results), [r.observation[:120] for r in results]
-        assert results[-1].done and results[-1].info["success"] is True, (replies, results[-1].observation)
+        assert all(r.failure is None for r in results), [r.observation[:120] for r in results]
+        assert results[-1].done and results[-1].success is True, (replies, results[-1].observation)
         assert len(results) == len(replies) + 1, "the episode ended before the demonstration did"
 
 
@@ -53,7 +53,7 @@ def test_webshop_expert_buys_the_goal_with_its_options(params: dict[str, str]) -
     assert_wins(spec, "train", range(0, 200, 10), at_least=18)
     assert_wins(spec, "eval", range(0, 100, 10), at_least=9)
     for _, results in demonstrated(spec, "train", range(3)):
-        assert results[-1].reward == 1.0 and results[-1].info["score"] == 1.0
+        assert results[-1].reward == 1.0 and results[-1].score == 1.0
 
 
 @pytest.mark.parametrize("params", [{}, {"action_format": "tool_call"}])

@@ -64,8 +64,8 @@ def test_expert_reaches_the_goal(size: int, split: str) -> None:
         assert reset.observation.startswith("@ ")
         assert [step.reward for step in steps] == [0.0] * (len(path) - 1) + [1.0]
         assert [step.done for step in steps] == [False] * (len(path) - 1) + [True]
-        assert steps[-1].info["success"] is True
-        assert all("success" not in step.info for step in steps[:-1])
+        assert steps[-1].success is True
+        assert all(step.success is None for step in steps[:-1])
         assert agent_cell(steps[-1].observation, size) == size * size - 1
 
 
@@ -74,7 +74,7 @@ def test_falling_into_a_hole_ends_with_zero() -> None:
     tasks = (spec.task("train", index) for index in range(50))
     task, path = next((t, p) for t in tasks if (p := shortest_path(t.payload["map"], "H")) is not None)
     *_, last = play(spec, task, path)
-    assert last.done and last.reward == 0.0 and last.info["success"] is False
+    assert last.done and last.reward == 0.0 and last.success is False
     row, col = divmod(int(last.state_key.split(":")[1]), spec.size)
     assert task.payload["map"][row][col] == "H"
 
@@ -85,7 +85,7 @@ def test_invalid_words_are_format_failures(bad: str) -> None:
     task = spec.task("train", 3)
     reset, failed = play(spec, task, [bad])
     assert failed.reward == pytest.approx(-0.1)
-    assert failed.info["failure"] == "format" and "invalid action" in failed.info["error"]
+    assert failed.failure == "format" and "invalid action" in failed.info["error"]
     assert not failed.done and not failed.truncated
     assert failed.state_key == reset.state_key
     assert failed.observation == f"left down right up\n{reset.observation}"
@@ -97,7 +97,7 @@ def test_penalty_is_configurable_and_the_episode_goes_on() -> None:
     path = shortest_path(task.payload["map"], "G")
     results = play(spec, task, ["stay", *path])
     assert results[1].reward == -0.5
-    assert results[-1].reward == 1.0 and results[-1].info["success"] is True
+    assert results[-1].reward == 1.0 and results[-1].success is True
 
 
 @pytest.mark.parametrize(
@@ -209,7 +209,7 @@ def test_the_adapter_serves_other_gymnasium_envs() -> None:
     reset, up, right, wait = asyncio.run(episode())
     assert reset.state_key == "cliff:36" and up.state_key == "cliff:24" and right.state_key == "cliff:25"
     assert "x" in reset.observation and up.reward == -1.0
-    assert wait.info["failure"] == "format" and wait.state_key == "cliff:25"
+    assert wait.failure == "format" and wait.state_key == "cliff:25"
     assert wait.observation.startswith(
         "invalid action 'wait': answer with one of up, right, down, left, inside <action>...</action> "
         "or alone, e.g. <action>up</action>"
@@ -235,9 +235,9 @@ def test_instruct_prompt_states_the_task_the_format_and_the_moves() -> None:
         "Which move: left, down, right or up? Answer like <action>down</action>."
     )
     for malformed in moves[:3]:  # never a crash: a format failure that says what to write
-        assert malformed.info["failure"] == "format" and malformed.reward == -0.1
+        assert malformed.failure == "format" and malformed.reward == -0.1
         assert malformed.observation.startswith("invalid action") and "<action>" in malformed.observation
-    assert moves[-1].info["success"] is True
+    assert moves[-1].success is True
 
 
 def test_grid_prompt_keeps_the_observation_inside_the_vocabulary() -> None:

@@ -33,7 +33,7 @@ EPISODE = textwrap.dedent(
         await env.close()
         call = tool.tool_calls[0]
         print(json.dumps({"module": type(spec).__module__, "call": [call.name, call.ok, call.result],
-                          "reward": final.reward, "done": final.done, "success": final.info["success"]}))
+                          "reward": final.reward, "done": final.done, "success": final.success}))
 
     asyncio.run(main())
     """

@@ -58,14 +58,14 @@ def test_the_oracle_reaches_reward_one_on_every_eval_question(
     for index in range(spec.num_tasks("eval") or 0):
         results = play(spec, spec.task("eval", index), oracle_actions(spec, "eval", index))
         final = results[-1]
-        assert final.done and final.reward == 1.0 and final.info["success"] is True
-        assert final.info["metrics"]["em"] == 1.0 and final.info["metrics"]["f1"] == 1.0
+        assert final.done and final.reward == 1.0 and final.success is True
+        assert final.metrics["em"] == 1.0 and final.metrics["f1"] == 1.0
         searches = [call for result in results for call in result.tool_calls]
         assert [call.name for call in searches] == ["search"] * len(
             spec.task("eval", index).payload["supporting_titles"]
         )
         assert all(call.ok for call in searches)
-        assert not any(result.info.get("failure") for result in results)
+        assert not any(result.failure for result in results)
 
 
 def test_gold_titles_are_retrieved_and_the_state_key_is_the_retrieved_set(tags_spec: SearchQA) -> None:
@@ -84,8 +84,8 @@ def test_a_wrong_answer_scores_zero_with_partial_f1(tags_spec: SearchQA) -> None
     index = next(i for i in range(150) if len(tags_spec.task("train", i).payload["answers"][0].split()) > 1)
     gold = tags_spec.task("train", index).payload["answers"][0]
     final = play(tags_spec, tags_spec.task("train", index), [f"<answer>{gold.split()[0]} nothing</answer>"])[-1]
-    assert final.done and final.reward == 0.0 and final.info["success"] is False and final.info["metrics"]["em"] == 0.0
-    assert 0.0 < final.info["metrics"]["f1"] < 1.0
+    assert final.done and final.reward == 0.0 and final.success is False and final.metrics["em"] == 0.0
+    assert 0.0 < final.metrics["f1"] < 1.0
     assert final.observation == f"wrong: the answer was {gold}"
 
 
@@ -120,9 +120,9 @@ def test_a_malformed_reply_is_a_format_failure_and_the_episode_goes_on(
     assert message in failed.observation
     assert failed.reward == pytest.approx(-0.1) and not failed.done
     assert (
-        failed.info["failure"] == "format" and failed.state_key == start.state_key and failed.tool_calls == ()
+        failed.failure == "format" and failed.state_key == start.state_key and failed.tool_calls == ()
     )
-    assert rest[-1].done and rest[-1].info["success"] is True  # the agent recovered
+    assert rest[-1].done and rest[-1].success is True  # the agent recovered
 
 
 def test_searches_past_the_limit_fail_as_tool_calls_not_format_errors() -> None:
@@ -133,7 +133,7 @@ def test_searches_past_the_limit_fail_as_tool_calls_not_format_errors() -> None:
     assert first.tool_calls[0].ok
     call = second.tool_calls[0]
     assert not call.ok and "search limit reached (1 searches)" in (call.error or "")
-    assert "failure" not in second.info and "search limit reached" in second.observation
+    assert second.failure is None and "search limit reached" in second.observation
 
 
 def test_tool_call_mode_declares_search_and_answer_schemas(tool_spec: SearchQA) -> None:
@@ -169,7 +169,7 @@ def test_user_data_loads_and_trains_on_its_own_corpus(tmp_path: Path) -> None:
     number = task.payload["answers"][0].split()[-1]
     _, searched, final = play(spec, task, [f"<search>book {number}</search>", f"<answer>Writer {number}</answer>"])
     assert f"(Title: Book {number})" in searched.observation.split("\n")[0]
-    assert final.info["success"] is True
+    assert final.success is True
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,7 @@ def reference_fix(task: Task) -> list[str]:
 
 
 def step_channel(trajectory: Trajectory) -> list[float]:
-    return [turn.result.info["reward_channels"]["step"] for turn in trajectory.turns if turn.result]
+    return [turn.result.reward_channels["step"] for turn in trajectory.turns if turn.result]
 
 
 def test_splits_are_fixed_and_cover_both_datasets(spec: SWERepair) -> None:
@@ -150,7 +150,7 @@ def test_the_reference_fix_resolves_the_task(spec: SWERepair, chat: ChatContext,
         )
     assert "   1  " in viewed.observation and edited.tool_calls[0].ok
     assert "tests passed" in second_run.observation
-    assert submitted is not None and submitted.done and submitted.info["success"] is True
+    assert submitted is not None and submitted.done and submitted.success is True
     assert trajectory.outcome_reward == 1.0 and trajectory.success
     assert first_run.state_key != second_run.state_key and second_run.state_key.endswith(":pass")
     expected_steps = [0.0 if task_id == "quixbugs-bitcount" else 0.1, 0.0, 0.1, 0.1, 0.0]
@@ -177,7 +177,7 @@ def test_no_submit_and_empty_patch_get_minus_one_and_gra_closes_the_gate(
     )
     fixed = play(spec, chat, task, reference_fix(task))
 
-    assert farming.termination == "max_turns" and not farming.turns[-1].result.info["metrics"]["submitted"]
+    assert farming.termination == "max_turns" and not farming.turns[-1].result.metrics["submitted"]
     assert [t.outcome_reward for t in (farming, empty, wrong, fixed)] == [-1.0, -1.0, 0.0, 1.0]
     assert step_channel(farming) == pytest.approx([0.1] * 6)
     assert all(turn.reward == 0.0 for t in (farming, empty, wrong, fixed) for turn in t.turns)
@@ -215,13 +215,13 @@ def test_malformed_calls_are_format_failures_and_failing_tools_are_not(
     )
     bad_json, no_call, missing_args, not_found, looping, ran = (turn.result for turn in trajectory.turns)
     for result in (bad_json, no_call, missing_args):
-        assert result is not None and result.info["failure"] == "format" and result.reward == -0.1
+        assert result is not None and result.failure == "format" and result.reward == -0.1
     assert "invalid JSON" in bad_json.observation and "no tool call found" in no_call.observation
     assert "missing required argument 'old'" in missing_args.observation
-    assert not_found.info.get("failure") is None and "does not occur in" in str(not_found.tool_calls[0].error)
+    assert not_found.failure is None and "does not occur in" in str(not_found.tool_calls[0].error)
     assert not looping.tool_calls[0].ok and "killed" in str(looping.tool_calls[0].error)
     assert ran.tool_calls[0].ok and ran.tool_calls[0].result == "exit code 3\nout\nerr\n"
-    assert trajectory.outcome_reward == -1.0 and trajectory.turns[-1].result.info["metrics"]["modified"] is False
+    assert trajectory.outcome_reward == -1.0 and trajectory.turns[-1].result.metrics["modified"] is False
 
 
 def test_editing_the_tests_does_not_pass_them(spec: SWERepair, chat: ChatContext) -> None:

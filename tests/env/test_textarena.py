@@ -39,8 +39,8 @@ def test_the_known_solution_solves_tower_of_hanoi() -> None:
     assert "Tower of Hanoi" in results[0].observation
     assert [r.done for r in results] == [False] * 7 + [True]
     assert results[-1].reward == 1.0
-    assert results[-1].info["success"] is True
-    assert all("failure" not in r.info for r in results)
+    assert results[-1].success is True
+    assert all(r.failure is None for r in results)
     keys = [r.state_key for r in results]
     assert all(key is not None and key.startswith("TowerOfHanoi-v0-train-0:") for key in keys)
     assert len(set(keys)) == len(keys)  # every move changes the towers
@@ -51,13 +51,13 @@ def test_an_invalid_move_is_a_format_failure_and_the_game_goes_on() -> None:
     results = asyncio.run(play(spec, ["move the disk", "[B C]", *HANOI_3]))
     start, garbage, illegal = results[:3]
     for result in (garbage, illegal):
-        assert result.info["failure"] == "format"
+        assert result.failure == "format"
         assert result.reward == -0.25
         assert not result.done
         assert result.state_key == start.state_key  # nothing moved
     assert "did not respond with valid" in garbage.info["error"]
     assert "empty tower" in illegal.observation
-    assert results[-1].info["success"] is True  # more invalid moves than textarena allows: still playing
+    assert results[-1].success is True  # more invalid moves than textarena allows: still playing
 
 
 def test_two_player_games_face_a_deterministic_opponent() -> None:
@@ -67,7 +67,7 @@ def test_two_player_games_face_a_deterministic_opponent() -> None:
     assert [r.observation for r in first] == [r.observation for r in second]
     assert "[Player 1]" in first[1].observation  # the opponent answered the agent's move
     assert first[-1].done
-    assert first[-1].info["success"] == (first[-1].reward >= 1.0)
+    assert first[-1].success == (first[-1].reward >= 1.0)
 
 
 def test_each_episode_keeps_its_own_randomness() -> None:

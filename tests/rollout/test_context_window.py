@@ -154,7 +154,7 @@ def test_context_ids_round_trip_through_the_trajectory_json() -> None:
     assert any(turn.context_ids for t in trajectories for turn in t.turns)
     for trajectory in trajectories:
         record = json.loads(json.dumps(trajectory_to_dict(trajectory)))
-        assert record["format"] == "agentrl.trajectory/3"
+        assert record["format"] == "agentrl.trajectory/4"
         assert trajectory_from_dict(record) == trajectory
         # a version-2 record (full history only) has no such key and reads it as null
         record["format"] = "agentrl.trajectory/2"

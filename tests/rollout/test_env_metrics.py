@@ -1,4 +1,4 @@
-"""Environment-reported episode metrics: from `info["metrics"]` into the trajectory and the step log."""
+"""Environment-reported episode metrics: from `StepResult.metrics` into the trajectory and the step log."""
 
 import pytest
 
@@ -7,8 +7,9 @@ from agentrl.trainer.metrics import environment_metric_means
 from agentrl.types import StepResult, Trajectory, Turn
 
 
-def _trajectory(*infos: dict, failure: str | None = None) -> Trajectory:
-    turns = [Turn([1], [2], [0.0], 0, result=StepResult(observation="", info=info)) for info in infos]
+def _trajectory(*steps: dict, failure: str | None = None) -> Trajectory:
+    """One turn per dict of StepResult fields (`metrics`, `score`)."""
+    turns = [Turn([1], [2], [0.0], 0, result=StepResult(observation="", **fields)) for fields in steps]
     return Trajectory("task", "group", "env", 0, turns=turns, failure=failure)  # type: ignore[arg-type]
 
 

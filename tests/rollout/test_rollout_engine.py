@@ -102,7 +102,7 @@ class ScriptedEnv:
             reward=1.0 if done else 0.0,
             done=done,
             state_key=str(self.steps),
-            info={"success": done} if done else {},
+            success=done if done else None,
         )
 
     async def close(self) -> None:

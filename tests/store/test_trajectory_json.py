@@ -10,6 +10,7 @@ import pytest
 
 from agentrl.store.trajectory_json import (
     FORMAT,
+    STEP_FIELDS_FROM_INFO,
     read_trajectories,
     trajectory_from_dict,
     trajectory_to_dict,
@@ -50,6 +51,9 @@ def rich_trajectory() -> Trajectory:
                     reward=0.0,
                     state_key="q17:searched",
                     tool_calls=(search, broken),
+                    action="search(capital of France)",
+                    metrics={"searches": 1.0},
+                    reward_channels={"step": 0.5},
                     info={"rank": 1, "nested": {"scores": [0.5, None, True]}, "note": "é ✓"},
                 ),
             ),
@@ -68,7 +72,9 @@ def rich_trajectory() -> Trajectory:
                 behaviour_logprobs=[-0.5],
                 policy_version=3,
                 parsed_action=None,
-                result=StepResult(observation="", reward=1.0, done=True),
+                result=StepResult(
+                    observation="", reward=1.0, done=True, failure="format", success=True, score=1.0, task_type="lookup"
+                ),
                 failure="format",
             ),
         ],
@@ -111,7 +117,7 @@ def test_unknown_version_is_refused_with_both_versions_named() -> None:
     record = trajectory_to_dict(rich_trajectory())
     record["format"] = "agentrl.trajectory/99"
 
-    with pytest.raises(ValueError, match=r"agentrl\.trajectory/99.*agentrl\.trajectory/2.*agentrl\.trajectory/1"):
+    with pytest.raises(ValueError, match=r"agentrl\.trajectory/99.*agentrl\.trajectory/3.*agentrl\.trajectory/1"):
         trajectory_from_dict(record)
 
 
@@ -150,7 +156,7 @@ def test_values_json_would_change_are_refused(info: dict, message: str) -> None:
 
 def test_token_fields_round_trip_and_are_required_since_version_2() -> None:
     record = trajectory_to_dict(rich_trajectory())
-    assert record["format"] == "agentrl.trajectory/3"
+    assert record["format"] == "agentrl.trajectory/4"
     assert record["token_advantages"][1] == [-0.1234567891234, 0.0, -0.2469135782468]
     assert record["turns"][0]["token_values"] == [0.1234567891234, -0.75]
     assert record["turns"][1]["token_values"] is None
@@ -159,14 +165,46 @@ def test_token_fields_round_trip_and_are_required_since_version_2() -> None:
                    lambda r: r["turns"][0].pop("value")):
         broken = trajectory_to_dict(rich_trajectory())
         remove(broken)
-        with pytest.raises(ValueError, match=r"lacks field '(token_advantages|token_values|value)'.*trajectory/3"):
+        with pytest.raises(ValueError, match=r"lacks field '(token_advantages|token_values|value)'.*trajectory/4"):
             trajectory_from_dict(broken)
+
+
+def with_step_fields_in_info(record: dict) -> dict:
+    """`record` as versions 1-3 stored step results: the typed fields, where set, inside `info`."""
+    for turn in record["turns"]:
+        result = turn["result"]
+        if result is None:
+            continue
+        typed = {key: result.pop(key) for key in STEP_FIELDS_FROM_INFO}
+        result["info"] = {**{key: value for key, value in typed.items() if value not in (None, {})}, **result["info"]}
+    return record
+
+
+def test_version_3_records_read_the_step_fields_out_of_info() -> None:
+    record = with_step_fields_in_info(trajectory_to_dict(rich_trajectory()))
+    record["format"] = "agentrl.trajectory/3"
+    assert record["turns"][2]["result"]["info"] == {"failure": "format", "success": True, "score": 1.0, "task_type": "lookup"}
+    old = trajectory_from_dict(record)
+    assert old == rich_trajectory()
+    assert old.turns[0].result.info == {"rank": 1, "nested": {"scores": [0.5, None, True]}, "note": "é ✓"}
+    assert trajectory_to_dict(old)["turns"][2]["result"]["success"] is True  # rewritten as version 4
+
+
+def test_version_4_requires_the_step_fields_and_refuses_an_unknown_step_failure() -> None:
+    broken = trajectory_to_dict(rich_trajectory())
+    del broken["turns"][0]["result"]["success"]
+    with pytest.raises(ValueError, match=r"lacks field 'success'.*trajectory/4"):
+        trajectory_from_dict(broken)
+    broken = trajectory_to_dict(rich_trajectory())
+    broken["turns"][2]["result"]["failure"] = "infra"
+    with pytest.raises(ValueError, match="unknown step failure 'infra'"):
+        trajectory_from_dict(broken)
 
 
 def version_1_record() -> dict:
     """A record exactly as agentrl.trajectory/1 wrote it: no token fields; `value` on the first turn only
-    (files written before `value` existed have no key at all)."""
-    record = trajectory_to_dict(rich_trajectory())
+    (files written before `value` existed have no key at all); the step fields in `info`."""
+    record = with_step_fields_in_info(trajectory_to_dict(rich_trajectory()))
     record["format"] = "agentrl.trajectory/1"
     del record["token_advantages"]
     for turn in record["turns"]:
@@ -185,6 +223,6 @@ def test_version_1_records_still_read(tmp_path: Path) -> None:
         turn.token_values = None
     assert old == expected
     assert old.turns[0].value == 0.1234567891234 and old.turns[1].value is None
-    # rewritten, it is a version-3 record with the new fields null
-    assert trajectory_to_dict(old)["format"] == FORMAT == "agentrl.trajectory/3"
+    # rewritten, it is a version-4 record with the new fields null
+    assert trajectory_to_dict(old)["format"] == FORMAT == "agentrl.trajectory/4"
     assert trajectory_to_dict(old)["token_advantages"] is None

@@ -143,4 +143,4 @@ def test_format_failure_is_the_documented_step_result() -> None:
         False,
         "s",
     )
-    assert result.info == {"failure": "format", "error": "bad call"}
+    assert result.failure == "format" and result.info == {"error": "bad call"}

@@ -7,7 +7,7 @@ Everything else (model I/O, chat templates, concurrency) is agentrl's job.
 Actions, one per turn:
 - `calculate: <expression>` runs the calculator; the result (or its error) is the next observation.
 - `answer: <number>` ends the episode: reward 1 if it equals the true value, else 0.
-- anything else is a format failure (`info["failure"] = "format"`), the episode goes on.
+- anything else is a format failure (`failure="format"`), the episode goes on.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class CalculatorEnv:
             reward=1.0 if correct else 0.0,
             done=True,
             state_key=self._state_key(),
-            info={"success": correct},
+            success=correct,
         )
 
     async def close(self) -> None:
@@ -98,7 +98,7 @@ class CalculatorEnv:
             observation=message,
             reward=-self._penalty,
             state_key=self._state_key(),
-            info={"failure": "format", "error": message},
+            failure="format",
         )
 
     def _state_key(self) -> str:

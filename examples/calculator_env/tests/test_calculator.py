@@ -75,14 +75,14 @@ def test_tool_then_correct_answer_wins() -> None:
     assert call.name == "calculate" and call.arguments == {"expression": expression}
     assert call.ok and call.error is None and call.result == format_number(answer) and call.latency_s >= 0.0
     assert tool.state_key != reset.state_key  # the agent now knows a result
-    assert final.done and final.reward == 1.0 and final.info["success"] is True
+    assert final.done and final.reward == 1.0 and final.success is True
 
 
 def test_wrong_answer_scores_zero() -> None:
     spec = CalculatorEnvSpec()
     answer = spec.task("eval", 0).payload["answer"]
     _, final = run_episode(spec, "eval", 0, [f"ANSWER: {format_number(answer + 1)}"])
-    assert final.done and final.reward == 0.0 and final.info["success"] is False
+    assert final.done and final.reward == 0.0 and final.success is False
 
 
 def test_tool_error_is_recorded_not_fatal() -> None:
@@ -90,14 +90,14 @@ def test_tool_error_is_recorded_not_fatal() -> None:
     (call,) = result.tool_calls
     assert not call.ok and call.error == "division by zero" and call.result is None
     assert result.observation == "calculator error: division by zero"
-    assert not result.done and "failure" not in result.info
+    assert not result.done and result.failure is None
 
 
 @pytest.mark.parametrize("action", ["what is it?", "answer: forty", "calc: 1+1", ""])
 def test_anything_else_is_a_format_failure(action: str) -> None:
     spec = CalculatorEnvSpec(invalid_action_penalty=0.1)
     reset, result = run_episode(spec, "train", 1, [action])
-    assert result.info["failure"] == "format" and result.reward == -0.1
+    assert result.failure == "format" and result.reward == -0.1
     assert not result.done and result.tool_calls == ()
     assert "calculate: <expression>" in result.observation
     assert result.state_key == reset.state_key
