@@ -13,6 +13,7 @@ torch, so loading a config (and so `agentrl train --help`-style refusals) stays 
 from __future__ import annotations
 
 import difflib
+import importlib.resources
 import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -27,7 +28,9 @@ from agentrl.learner.settings import LearnerSettings
 from agentrl.policy.config import ModelConfig
 from agentrl.rollout.config import RolloutConfig
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(str(importlib.resources.files("agentrl.configs")))
+"""The shipped config groups: the package agentrl.configs (the repository's configs/ folder), found where
+it is installed (a wheel, an editable install) or in the checkout agentrl runs from."""
 CONFIG_GROUPS = ("env", "algo", "model", "rollout", "learner", "trainer", "infra")
 
 
