@@ -27,8 +27,11 @@ from environments.webshop.webshop import WebShop
 def best_reward(catalogue: Catalogue, product: Product, goal: Goal, version: str) -> float:
     """The product's reward for `goal` with its best option choice (every combination tried)."""
     names = sorted(product.options)
-    choices = itertools.product(*(product.options[name] for name in names)) if names else [()]
     price = catalogue.prices[product.asin]
+    plain = purchase_reward(product, goal, price, {}, version)
+    if plain.r_type == 0.0 or not names:
+        return plain.reward  # no option choice can change it
+    choices = itertools.product(*(product.options[name] for name in names))
     return max(
         purchase_reward(product, goal, price, dict(zip(names, values, strict=True)), version).reward
         for values in choices

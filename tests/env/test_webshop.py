@@ -45,8 +45,9 @@ def test_generated_catalogue_has_the_five_categories_and_disjoint_splits() -> No
     assert all(p.attributes and p.options and p.pricing for p in products.values())
     train = {g.asin for g in SPEC.catalogue.goals["train"]}
     evaluation = {g.asin for g in SPEC.catalogue.goals["eval"]}
-    assert len(evaluation) == 100 and not train & evaluation
-    assert SPEC.num_tasks("train") == 900 and SPEC.task("train", 900) == SPEC.task("train", 0)
+    # 167 families (a goal product and its five distractors): 10% of the goals are eval.
+    assert len(evaluation) == 17 and not train & evaluation
+    assert SPEC.num_tasks("train") == 150 and SPEC.task("train", 150) == SPEC.task("train", 0)
     assert WebShop(num_products=1000, seed=0).task("eval", 3).prompt == SPEC.task("eval", 3).prompt
 
 
