@@ -19,6 +19,8 @@ from typing import Any
 from agentrl.retrieval.bm25 import BM25Index
 from environments.webshop.catalogue_data import (
     BRANDS,
+    CATEGORY_ATTRIBUTES,
+    FILLER_SENTENCES,
     OPENERS,
     OPTION_VALUES,
     PRICE_BANDS,
@@ -60,7 +62,8 @@ listings per search query that differ from the goal in one attribute, one option
   the neighbouring colour), under another style word;
 - `price`: the same listing from another brand, priced just above any price limit the goal can get.
 
-Only the goal product has an instruction, so each distractor is a product without a goal."""
+Only the goal product has an instruction, so each distractor is a product without a goal. The goal's
+place in its family is drawn, so that BM25's ties (broken by catalogue order) do not favour it."""
 FAMILY_SIZE = 1 + len(DISTRACTOR_ROLES)
 LIMIT_STEPS = 4
 """`price_limit` picks among the first four $10 steps above the price."""
@@ -94,14 +97,20 @@ def _neighbours(values: tuple[str, ...], offered: list[str]) -> list[str]:
 
 
 def _distractor(
-    goal: _Listing, role: str, nth: int, kind: ProductType, asked: list[str], rng: random.Random
+    goal: _Listing,
+    role: str,
+    nth: int,
+    kind: ProductType,
+    pool: list[str],
+    asked: list[str],
+    rng: random.Random,
 ) -> _Listing:
     """The `nth` distractor of `role` for a goal listing whose instruction asks for `asked`."""
     if role == "attribute":
         # An attribute the query does not spell out, else one the description's query text would match.
         candidates = [a for a in asked if a not in kind.query] or asked
         dropped = candidates[nth % len(candidates)]
-        spare = [a for a in kind.attributes if a not in goal.attributes]
+        spare = [a for a in pool if a not in goal.attributes]
         attributes = [a for a in goal.attributes if a != dropped]
         if spare:
             attributes.insert(goal.attributes.index(dropped), rng.choice(spare))
@@ -117,9 +126,10 @@ def _distractor(
 
 
 def _raw_item(
-    asin: str, category: str, kind: ProductType, listing: _Listing, title: str, rating: float
+    asin: str, category: str, kind: ProductType, listing: _Listing, title: str, rng: random.Random
 ) -> dict[str, Any]:
-    """One item of WebShop's `items_shuffle` schema."""
+    """One item of WebShop's `items_shuffle` schema, with a description of drawn length."""
+    filler = " ".join(rng.sample(FILLER_SENTENCES, k=rng.randint(0, 6)))
     first, last = listing.attributes[0], listing.attributes[-1]
     return {
         "asin": asin,
@@ -129,8 +139,8 @@ def _raw_item(
         "product_category": kind.path,
         "full_description": (
             f"The {listing.brand} {kind.noun} is made for people who want {first} and "
-            f"{last} quality. Sold by {listing.brand}; {kind.query} of the {listing.style} line."
-        ),
+            f"{last} quality. Sold by {listing.brand}; {kind.query} of the {listing.style} line. {filler}"
+        ).strip(),
         "small_description": [f"{attribute.capitalize()} design" for attribute in listing.attributes]
         + [f"From {listing.brand}, a trusted {category} brand"],
         "pricing": listing.pricing,
@@ -138,7 +148,7 @@ def _raw_item(
             OPTION_VALUES[key][0]: [{"value": value, "image": None} for value in values]
             for key, values in listing.options.items()
         },
-        "average_rating": rating,
+        "average_rating": round(rng.uniform(3.0, 5.0), 1),
         "images": [],
     }
 
@@ -150,8 +160,8 @@ def _title(kind: ProductType, listing: _Listing) -> str:
 def generate_raw_catalogue(num_products: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """`num_products` raw items over WebShop's five categories, and their attribute-file entries.
 
-    Products come in families of `FAMILY_SIZE`: a goal product (with an instruction) followed by its
-    `DISTRACTOR_ROLES`, all of the goal's type, so that a search for the instruction is crowded with
+    Products come in families of `FAMILY_SIZE` consecutive asins: a goal product (with an instruction)
+    and its `DISTRACTOR_ROLES`, all of the goal's type, so that a search for the instruction is crowded with
     near misses and (nearly) only the goal product satisfies it.
     """
     if num_products < 1:
@@ -163,7 +173,8 @@ def generate_raw_catalogue(num_products: int, seed: int) -> tuple[list[dict[str,
     for family in range(-(-num_products // FAMILY_SIZE)):
         rng = _rng("webshop-catalogue", seed, family)
         category, kind = types[family % len(types)]
-        chosen = rng.sample(kind.attributes, k=min(len(kind.attributes), rng.randint(2, 3)))
+        pool = [*kind.attributes, *CATEGORY_ATTRIBUTES[category]]
+        chosen = rng.sample(pool, k=rng.randint(2, 3))
         asked = sorted(chosen)  # all of them: a goal that asks for less is met by other families too
         options = {}
         for key in kind.options:
@@ -180,10 +191,13 @@ def generate_raw_catalogue(num_products: int, seed: int) -> tuple[list[dict[str,
         counts: dict[str, int] = {}
         listings = [goal]
         for role in DISTRACTOR_ROLES:
-            listings.append(_distractor(goal, role, counts.get(role, 0), kind, asked, rng))
+            listings.append(_distractor(goal, role, counts.get(role, 0), kind, pool, asked, rng))
             counts[role] = counts.get(role, 0) + 1
-        for member, listing in enumerate(listings):
-            index = family * FAMILY_SIZE + member
+        places = list(range(family * FAMILY_SIZE, (family + 1) * FAMILY_SIZE))
+        rng.shuffle(places)
+        for member, (index, listing) in sorted(
+            enumerate(zip(places, listings, strict=True)), key=lambda m: m[1][0]
+        ):
             if index >= num_products:
                 break
             title = _title(kind, listing)
@@ -192,7 +206,7 @@ def generate_raw_catalogue(num_products: int, seed: int) -> tuple[list[dict[str,
                 title = _title(kind, listing)
             seen_titles.add(title)
             asin = f"B{index:09d}"
-            items.append(_raw_item(asin, category, kind, listing, title, round(rng.uniform(3.0, 5.0), 1)))
+            items.append(_raw_item(asin, category, kind, listing, title, rng))
             attributes[asin] = {"attributes": listing.attributes}
             if member == 0:
                 attributes[asin].update(

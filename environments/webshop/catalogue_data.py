@@ -95,6 +95,25 @@ PRODUCT_TYPES: dict[str, tuple[ProductType, ...]] = {
     ),
 }  # fmt: skip
 
+CATEGORY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "beauty": ("vegan", "travel size", "made in usa", "alcohol free"),
+    "food": ("individually wrapped", "low calorie", "ready to eat", "no artificial flavors"),
+    "fashion": ("quick dry", "soft material", "everyday wear", "classic fit"),
+    "furniture": ("mid century", "heavy duty", "stain resistant", "pet friendly"),
+    "electronics": ("fast charging", "usb c", "lightweight", "energy efficient"),
+}
+"""Attributes any product of the category can have, besides its type's: with them a goal's attribute
+set is rarely another family's too."""
+
+FILLER_SENTENCES = (
+    "Ships in a protective box.", "Satisfaction guaranteed or your money back.",
+    "Our customer service team answers within 24 hours.", "Each item is inspected before it leaves the warehouse.",
+    "Pictures are for reference and the actual item may vary slightly.", "Store in a cool place away from sunlight.",
+    "A thoughtful present for family and friends.", "Thousands of happy customers trust this seller.",
+)  # fmt: skip
+"""Sentences without attribute or option words: descriptions of varied length, as upstream's are, so
+that BM25's length normalisation ranks near misses above the goal product now and then."""
+
 PRICE_BANDS: dict[str, tuple[float, float]] = {
     "beauty": (5.0, 60.0),
     "food": (3.0, 45.0),

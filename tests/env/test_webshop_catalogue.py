@@ -14,9 +14,9 @@ GOALS = SPEC.catalogue.goals["train"][:30]
 
 
 def family(asin: str) -> list[str]:
-    """The goal product's distractors: the products generated right after it."""
-    start = int(asin[1:])
-    return [f"B{index:09d}" for index in range(start + 1, start + FAMILY_SIZE)]
+    """The goal product's distractors: the other products of its block of `FAMILY_SIZE` asins."""
+    start = int(asin[1:]) // FAMILY_SIZE * FAMILY_SIZE
+    return [f"B{index:09d}" for index in range(start, start + FAMILY_SIZE) if index != int(asin[1:])]
 
 
 def test_neighbouring_option_values_are_misses_under_the_reward() -> None:
