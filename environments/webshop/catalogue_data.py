@@ -102,8 +102,8 @@ CATEGORY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "furniture": ("mid century", "heavy duty", "stain resistant", "pet friendly"),
     "electronics": ("fast charging", "usb c", "lightweight", "energy efficient"),
 }
-"""Attributes any product of the category can have, besides its type's: with them a goal's attribute
-set is rarely another family's too."""
+"""Attributes any product of the category can have, besides its type's. Each goal product has two of
+its type's attributes and one of these, so that its attribute set is rarely another family's too."""
 
 FILLER_SENTENCES = (
     "Ships in a protective box.", "Satisfaction guaranteed or your money back.",

@@ -39,8 +39,8 @@ from environments.webshop.site import InvalidAction, Session
 PROMPTS = ("gigpo", "plain")
 _VERB = re.compile(r"^(search|click)\s*\[", re.IGNORECASE)
 """`Search [x]` is `search[x]`: the site's parser wants the verb as written in the list."""
-GENERATED_PRODUCTS = 7200
-"""The generated catalogue's size when `num_products` is null: 1,200 goal products, each with its five
+GENERATED_PRODUCTS = 9600
+"""The generated catalogue's size when `num_products` is null: 1,200 goal products, each with its seven
 distractors (`catalogue.DISTRACTOR_ROLES`)."""
 ACTION_FORMATS = ("text", "index")
 SYSTEM_PROMPT = (

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from thefuzz import fuzz
+
 from bench.webshop_difficulty import best_reward
 from environments.webshop import WebShop
 from environments.webshop.catalogue import DISTRACTOR_ROLES, FAMILY_SIZE
-from environments.webshop.catalogue_data import OPTION_VALUES
+from environments.webshop.catalogue_data import CATEGORY_ATTRIBUTES, OPTION_VALUES, PRODUCT_TYPES
 from environments.webshop.product import option_value
-from environments.webshop.reward import master_option_matches, named_goal_option
+from environments.webshop.reward import FUZZY_THRESHOLD, master_option_matches, named_goal_option
 
-SPEC = WebShop(num_products=600, seed=0)
+SPEC = WebShop(num_products=800, seed=0)
 GOALS = SPEC.catalogue.goals["train"][:30]
 
 
@@ -25,6 +27,16 @@ def test_neighbouring_option_values_are_misses_under_the_reward() -> None:
         for wanted in shown:
             goal_option = named_goal_option(name.lower(), wanted)
             assert [v for v in shown if master_option_matches([goal_option], [v])] == [wanted]
+
+
+def test_no_two_attributes_of_a_category_match_under_the_reward() -> None:
+    for category, kinds in PRODUCT_TYPES.items():
+        pool = sorted({*CATEGORY_ATTRIBUTES[category], *(a for kind in kinds for a in kind.attributes)})
+        for wanted in pool:
+            # The reward's two tests: a fuzzy match with an attribute, or the phrase inside the text.
+            assert [a for a in pool if fuzz.token_set_ratio(a, wanted) > FUZZY_THRESHOLD or wanted in a] == [
+                wanted
+            ]
 
 
 def test_each_goal_has_its_distractors_of_its_type_sharing_most_attributes() -> None:
@@ -52,9 +64,9 @@ def test_every_distractor_misses_its_goal_and_the_goal_is_mostly_the_only_perfec
         assert rewards[goal.asin] == 1.0
         assert all(0.5 <= rewards[asin] < 1.0 for asin in family(goal.asin)), goal.instruction
         only_perfect += [asin for asin, reward in rewards.items() if reward == 1.0] == [goal.asin]
-    # Measured 20/30: the rest are met by another family's product (same attributes and option value,
-    # cheap enough), as upstream's real catalogue also has several perfect products for some goals.
-    assert only_perfect >= 2 / 3 * len(GOALS)
+    # Measured 30/30. A family is redrawn at most FAMILY_REDRAWS times when another could meet its
+    # goal, so in a crowded category (the default 9,600 products) some goals keep a second one.
+    assert only_perfect >= 0.9 * len(GOALS)
 
 
 def test_the_instruction_search_is_crowded_with_distractors() -> None:
