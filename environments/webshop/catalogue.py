@@ -8,26 +8,32 @@ through `build_catalogue`, which normalises the items exactly as WebShop's `load
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentrl.env import BM25Index
 from environments.webshop.catalogue_data import (
     BRANDS,
+    CATEGORY_ATTRIBUTES,
+    FILLER_SENTENCES,
     OPENERS,
     OPTION_VALUES,
     PRICE_BANDS,
     PRODUCT_TYPES,
     STYLE_WORDS,
+    ProductType,
 )
 from environments.webshop.product import (
+    NO_PRICE_LIMIT,
+    PRICE_RANGE,
     Goal,
     Product,
+    parse_pricing,
     price_limit,
     product_from_raw,
     product_price,
@@ -47,61 +53,229 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(":".join(str(part) for part in parts))
 
 
+DISTRACTOR_ROLES = ("attribute", "option", "price", "attribute", "option", "price", "price")
+"""The near misses generated with each goal product (upstream's catalogue holds many listings per
+search query that differ from the goal in one attribute, one option or the price):
+
+- `attribute`: the same line with one of the goal's attributes replaced by another its type or
+  category can have (a title with one attribute word different);
+- `option`: the same attributes, one option offering only the values next to the goal's (a size up,
+  the neighbouring colour), under another style word;
+- `price`: the same listing from another brand, priced just above any price limit the goal can get;
+  BM25 does not read prices, so these rank with the goal and crowd the instruction's results.
+
+Only the goal product has an instruction, so each distractor is a product without a goal. The goal's
+place in its family is drawn, so that BM25's ties (broken by catalogue order) do not favour it."""
+FAMILY_SIZE = 1 + len(DISTRACTOR_ROLES)
+LIMIT_STEPS = 4
+"""`price_limit` picks among the first four $10 steps above the price."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Listing:
+    """What varies between a goal product and its distractors."""
+
+    brand: str
+    style: str
+    attributes: list[str]
+    options: dict[str, list[str]]
+    """OPTION_VALUES key → the values offered."""
+    pricing: str
+
+
+def _highest_limit(pricing: str) -> float:
+    """The largest price limit a goal for a product with this pricing can be given."""
+    above = [limit for limit in PRICE_RANGE if limit > max(parse_pricing(pricing))]
+    return above[min(LIMIT_STEPS, len(above)) - 1] if len(above) >= 2 else NO_PRICE_LIMIT
+
+
+def _neighbours(values: tuple[str, ...], offered: list[str]) -> list[str]:
+    """As many values as `offered` (a run of `values`) from just outside the run, nearest first, in list order."""
+    run = [values.index(value) for value in offered]
+    outside = sorted(
+        (i for i in range(len(values)) if i not in run), key=lambda i: min(abs(i - j) for j in run)
+    )
+    return [values[i] for i in sorted(outside[: len(run)])]
+
+
+def _distractor(
+    goal: _Listing,
+    role: str,
+    nth: int,
+    kind: ProductType,
+    pool: list[str],
+    asked: list[str],
+    rng: random.Random,
+) -> _Listing:
+    """The `nth` distractor of `role` for a goal listing whose instruction asks for `asked`."""
+    if role == "attribute":
+        dropped = asked[nth % len(asked)]
+        spare = [a for a in pool if a not in goal.attributes]
+        attributes = [a for a in goal.attributes if a != dropped]
+        if spare:
+            attributes.insert(goal.attributes.index(dropped), rng.choice(spare))
+        return _Listing(goal.brand, goal.style, attributes, goal.options, goal.pricing)
+    if role == "option":
+        key = kind.options[nth % len(kind.options)]
+        options = {**goal.options, key: _neighbours(OPTION_VALUES[key][1], goal.options[key])}
+        style = rng.choice([s for s in STYLE_WORDS if s != goal.style])
+        return _Listing(goal.brand, style, goal.attributes, options, goal.pricing)
+    brand = rng.choice([b for b in BRANDS if b != goal.brand])
+    price = round(_highest_limit(goal.pricing) + rng.uniform(0.5, 9.5), 2)
+    return _Listing(brand, goal.style, goal.attributes, goal.options, f"${price}")
+
+
+def _raw_item(
+    asin: str, category: str, kind: ProductType, listing: _Listing, title: str, rng: random.Random
+) -> dict[str, Any]:
+    """One item of WebShop's `items_shuffle` schema, with a description of drawn length."""
+    filler = " ".join(rng.choices(FILLER_SENTENCES, k=rng.randint(0, 16)))
+    first, last = listing.attributes[0], listing.attributes[-1]
+    return {
+        "asin": asin,
+        "name": title,
+        "query": kind.query,
+        "category": category,
+        "product_category": kind.path,
+        "full_description": (
+            f"The {listing.brand} {kind.noun} is made for people who want {first} and "
+            f"{last} quality. Sold by {listing.brand}, from its {listing.style} line. {filler}"
+        ).strip(),
+        "small_description": [f"{attribute.capitalize()} design" for attribute in listing.attributes]
+        + [f"From {listing.brand}, a trusted {category} brand"],
+        "pricing": listing.pricing,
+        "customization_options": {
+            OPTION_VALUES[key][0]: [{"value": value, "image": None} for value in values]
+            for key, values in listing.options.items()
+        },
+        "average_rating": round(rng.uniform(3.0, 5.0), 1),
+        "images": [],
+    }
+
+
+def _title(kind: ProductType, listing: _Listing, shown: int) -> str:
+    """The listing's title, naming its first `shown` attributes (a listing need not name them all)."""
+    named = ", ".join(a.title() for a in listing.attributes[:shown])
+    return f"{listing.brand} {listing.style.title()} {kind.noun.title()} - {named}"
+
+
+def _draw_family(kind: ProductType, category: str, rng: random.Random) -> tuple[list[_Listing], list[str]]:
+    """A goal listing and its `DISTRACTOR_ROLES`, goal first, and the attributes the goal asks for."""
+    pool = [*kind.attributes, *CATEGORY_ATTRIBUTES[category]]
+    # Two of the type's own attributes and one of its category's, all asked for: a goal that asks
+    # for less, or for category attributes only, is met by other families (and types) too.
+    chosen = [*rng.sample(kind.attributes, k=2), rng.choice(CATEGORY_ATTRIBUTES[category])]
+    asked = sorted(chosen)
+    options = {}
+    for key in kind.options:
+        values = OPTION_VALUES[key][1]
+        width = rng.randint(1, 2)
+        first = rng.randrange(len(values) - width + 1)
+        options[key] = list(values[first : first + width])
+    low, high = PRICE_BANDS[category]
+    price = round(rng.uniform(low, high), 2)
+    pricing = f"${price}" if rng.random() < 0.7 else f"${price} - ${round(price * rng.uniform(1.1, 1.6), 2)}"
+    goal = _Listing(rng.choice(BRANDS), rng.choice(STYLE_WORDS), chosen, options, pricing)
+    counts: dict[str, int] = {}
+    listings = [goal]
+    for role in DISTRACTOR_ROLES:
+        listings.append(_distractor(goal, role, counts.get(role, 0), kind, pool, asked, rng))
+        counts[role] = counts.get(role, 0) + 1
+    return listings, asked
+
+
+@dataclasses.dataclass(frozen=True)
+class _Offer:
+    """What a listing offers, as the reward reads it: attributes, option values, lowest price."""
+
+    attributes: frozenset[str]
+    values: frozenset[str]
+    lowest_price: float
+
+    @staticmethod
+    def of(listing: _Listing) -> _Offer:
+        values = frozenset(value for values in listing.options.values() for value in values)
+        return _Offer(frozenset(listing.attributes), values, min(parse_pricing(listing.pricing)))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Wanted:
+    """What a goal product's goal can ask for: its attributes, one value of each option, a price limit."""
+
+    attributes: frozenset[str]
+    options: tuple[frozenset[str], ...]
+    highest_limit: float
+
+    @staticmethod
+    def of(goal: _Listing, asked: list[str]) -> _Wanted:
+        windows = tuple(frozenset(values) for values in goal.options.values())
+        return _Wanted(frozenset(asked), windows, _highest_limit(goal.pricing))
+
+    def may_be_met_by(self, offer: _Offer) -> bool:
+        """Could the offer earn reward 1 for some goal drawn from this? (Exact phrases: the option
+        values and attribute phrases of the word lists do not match one another under the reward.)"""
+        return (
+            offer.lowest_price <= self.highest_limit
+            and self.attributes <= offer.attributes
+            and all(window & offer.values for window in self.options)
+        )
+
+
+FAMILY_REDRAWS = 60
+"""How often a family is redrawn when another family of its category could meet its goal or it could
+meet theirs (after that it is kept as drawn)."""
+
+
 def generate_raw_catalogue(num_products: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """`num_products` raw items over WebShop's five categories, and their attribute-file entries."""
+    """`num_products` raw items over WebShop's five categories, and their attribute-file entries.
+
+    Products come in families of `FAMILY_SIZE` consecutive asins: a goal product (with an instruction)
+    and its `DISTRACTOR_ROLES`, all of the goal's type, so that a search for the instruction is crowded
+    with near misses. A family that another of its category could satisfy (or that could satisfy
+    another's goal) is redrawn, so that the goal product is (nearly always) the only perfect purchase.
+    """
     if num_products < 1:
         raise ValueError(f"num_products must be at least 1, got {num_products}")
     types = [(category, kind) for category, kinds in PRODUCT_TYPES.items() for kind in kinds]
     items: list[dict[str, Any]] = []
     attributes: dict[str, Any] = {}
     seen_titles: set[str] = set()
-    for index in range(num_products):
-        rng = _rng("webshop-catalogue", seed, index)
-        category, kind = types[index % len(types)]
-        chosen = rng.sample(kind.attributes, k=min(len(kind.attributes), rng.randint(2, 3)))
-        title = ""
-        while not title or title in seen_titles:
-            brand, style = rng.choice(BRANDS), rng.choice(STYLE_WORDS)
-            title = f"{brand} {style.title()} {kind.noun.title()} - {', '.join(a.title() for a in chosen)}"
-        seen_titles.add(title)
-        low, high = PRICE_BANDS[category]
-        price = round(rng.uniform(low, high), 2)
-        pricing = (
-            f"${price}" if rng.random() < 0.7 else f"${price} - ${round(price * rng.uniform(1.1, 1.6), 2)}"
-        )
-        asin = f"B{index:09d}"
-        items.append(
-            {
-                "asin": asin,
-                "name": title,
-                "query": kind.query,
-                "category": category,
-                "product_category": kind.path,
-                "full_description": (
-                    f"The {brand} {kind.noun} is made for people who want {chosen[0]} and "
-                    f"{chosen[-1]} quality. Sold by {brand}; {kind.query} of the {style} line."
-                ),
-                "small_description": [f"{attribute.capitalize()} design" for attribute in chosen]
-                + [f"From {brand}, a trusted {category} brand"],
-                "pricing": pricing,
-                "customization_options": {
-                    OPTION_VALUES[key][0]: [
-                        {"value": value, "image": None}
-                        for value in sorted(rng.sample(OPTION_VALUES[key][1], k=rng.randint(2, 4)))
-                    ]
-                    for key in kind.options
-                },
-                "average_rating": round(rng.uniform(3.0, 5.0), 1),
-                "images": [],
-            }
-        )
-        goal_attributes = sorted(rng.sample(chosen, k=rng.randint(1, len(chosen))))
-        opener = rng.choice(OPENERS)
-        attributes[asin] = {
-            "attributes": chosen,
-            "instruction": f"{opener} {' and '.join(goal_attributes)} {kind.noun}",
-            "instruction_attributes": goal_attributes,
-        }
+    offered: dict[str, list[_Offer]] = {category: [] for category in PRODUCT_TYPES}
+    wanted: dict[str, list[_Wanted]] = {category: [] for category in PRODUCT_TYPES}
+    for family in range(-(-num_products // FAMILY_SIZE)):
+        rng = _rng("webshop-catalogue", seed, family)
+        category, kind = types[family % len(types)]
+        for _ in range(FAMILY_REDRAWS):
+            listings, asked = _draw_family(kind, category, rng)
+            goal, offers = _Wanted.of(listings[0], asked), [_Offer.of(listing) for listing in listings]
+            clash = any(goal.may_be_met_by(offer) for offer in offered[category]) or any(
+                earlier.may_be_met_by(offer) for earlier in wanted[category] for offer in offers
+            )
+            if not clash:
+                break
+        offered[category] += offers
+        wanted[category].append(goal)
+        places = list(range(family * FAMILY_SIZE, (family + 1) * FAMILY_SIZE))
+        rng.shuffle(places)
+        for member, (index, listing) in sorted(
+            enumerate(zip(places, listings, strict=True)), key=lambda m: m[1][0]
+        ):
+            if index >= num_products:
+                break
+            shown = rng.randint(1, len(listing.attributes))
+            title = _title(kind, listing, shown)
+            while title in seen_titles:  # another family's line: sold by another brand
+                listing = dataclasses.replace(listing, brand=rng.choice(BRANDS))
+                title = _title(kind, listing, shown)
+            seen_titles.add(title)
+            asin = f"B{index:09d}"
+            items.append(_raw_item(asin, category, kind, listing, title, rng))
+            attributes[asin] = {"attributes": listing.attributes}
+            if member == 0:
+                attributes[asin].update(
+                    instruction=f"{rng.choice(OPENERS)} {' and '.join(asked)} {kind.noun}",
+                    instruction_attributes=asked,
+                )
     return items, attributes
 
 
@@ -132,7 +306,7 @@ def option_phrase(name: str, value: str) -> str:
     return f"with {name} {value}"
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Catalogue:
     """Products by asin (in catalogue order), their selling prices, and the goals of each split."""
 

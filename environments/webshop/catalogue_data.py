@@ -18,25 +18,29 @@ class ProductType:
     path: str
     attributes: tuple[str, ...]
     options: tuple[str, ...]
-    """Keys of OPTION_VALUES."""
+    """Keys of OPTION_VALUES, with distinct option names (a raw item's options are keyed by name)."""
 
 
 OPTION_VALUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "apparel_color": ("Color", ("Black", "White", "Navy Blue", "Heather Grey", "Burgundy", "Olive Green", "Pink", "Khaki")),
-    "apparel_size": ("Size", ("Small", "Medium", "Large", "X-Large", "XX-Large")),
-    "shoe_size": ("Size", ("6", "7", "8", "8.5", "9", "10", "11")),
+    "apparel_size": ("Size", ("Small", "Medium", "Large", "XL", "XXL")),
+    "shoe_size": ("Size", ("6", "7", "8", "9", "10", "11", "12")),
     "home_color": ("Color", ("Grey", "Beige", "Walnut Brown", "Black", "White", "Navy", "Teal")),
     "bed_size": ("Size", ("Twin", "Full", "Queen", "King")),
     "furniture_size": ("Size", ("24 inch", "30 inch", "36 inch", "48 inch")),
     "flavor": ("Flavor Name", ("Original", "Sea Salt", "Honey BBQ", "Sour Cream & Onion", "Dark Chocolate", "Vanilla", "Spicy Beef")),
-    "food_pack": ("Size", ("Pack of 2", "Pack of 4", "Pack of 6", "Pack of 12")),
+    "food_pack": ("Size", ("2 Count", "4 Count", "6 Count", "12 Count", "24 Count")),
     "beauty_size": ("Size", ("1 fl oz", "3.4 fl oz", "6.76 fl oz", "16 fl oz")),
     "scent": ("Scent", ("Lavender", "Coconut", "Unscented", "Rose", "Citrus", "Eucalyptus Mint")),
     "shade": ("Color", ("Light Beige", "Natural Ivory", "Warm Sand", "Rose Gold", "Cocoa", "Coral")),
     "device_color": ("Color", ("Black", "Silver", "White", "Rose Gold", "Space Grey", "Blue")),
     "capacity": ("Capacity", ("32GB", "64GB", "128GB", "256GB")),
+    "cable_length": ("Length", ("3 ft", "6 ft", "10 ft", "15 ft", "25 ft")),
     "pattern": ("Style", ("Solid", "Striped", "Floral", "Plaid", "Geometric")),
 }  # fmt: skip
+"""Each list in order, so that neighbouring values are near misses (a size up, the next colour); no
+value is accepted by the reward for another of its list (master's fuzzy match takes 'x-large' for
+'large' and 'pack of 4' for 'pack of 2', hence 'XL' and '4 Count')."""
 
 PRODUCT_TYPES: dict[str, tuple[ProductType, ...]] = {
     "beauty": (
@@ -87,9 +91,28 @@ PRODUCT_TYPES: dict[str, tuple[ProductType, ...]] = {
         ProductType("phone case", "phone case", "Cell Phones & Accessories › Cases, Holsters & Sleeves › Basic Cases", ("shock absorbing", "wireless charging", "slim fit"), ("device_color", "pattern")),
         ProductType("memory card", "micro sd card", "Electronics › Computers & Accessories › Memory Cards › Micro SD Cards", ("high speed", "plug and play", "water resistant"), ("capacity",)),
         ProductType("bluetooth speaker", "portable bluetooth speaker", "Electronics › Portable Audio & Video › Portable Speakers & Docks › Portable Bluetooth Speakers", ("water resistant", "long battery life", "high performance"), ("device_color",)),
-        ProductType("hdmi cable", "hdmi cable", "Electronics › Television & Video › Accessories › Cables › HDMI Cables", ("high speed", "gold plated", "plug and play"), ("furniture_size", "food_pack")),
+        ProductType("hdmi cable", "hdmi cable", "Electronics › Television & Video › Accessories › Cables › HDMI Cables", ("high speed", "gold plated", "plug and play"), ("cable_length", "food_pack")),
     ),
 }  # fmt: skip
+
+CATEGORY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "beauty": ("vegan", "travel size", "made in usa", "alcohol free"),
+    "food": ("individually wrapped", "low calorie", "ready to eat", "no artificial flavors"),
+    "fashion": ("quick dry", "soft material", "everyday wear", "classic fit"),
+    "furniture": ("mid century", "heavy duty", "stain resistant", "pet friendly"),
+    "electronics": ("fast charging", "usb c", "lightweight", "energy efficient"),
+}
+"""Attributes any product of the category can have, besides its type's. Each goal product has two of
+its type's attributes and one of these, so that its attribute set is rarely another family's too."""
+
+FILLER_SENTENCES = (
+    "Ships in a protective box.", "Satisfaction guaranteed or your money back.",
+    "Our customer service team answers within 24 hours.", "Each item is inspected before it leaves the warehouse.",
+    "Pictures are for reference and the actual item may vary slightly.", "Store in a cool place away from sunlight.",
+    "A thoughtful present for family and friends.", "Thousands of happy customers trust this seller.",
+)  # fmt: skip
+"""Sentences without attribute or option words: descriptions of varied length, as upstream's are, so
+that BM25's length normalisation ranks near misses above the goal product now and then."""
 
 PRICE_BANDS: dict[str, tuple[float, float]] = {
     "beauty": (5.0, 60.0),

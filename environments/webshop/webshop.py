@@ -38,8 +38,9 @@ from environments.webshop.site import InvalidAction, Session
 PROMPTS = ("gigpo", "plain")
 _VERB = re.compile(r"^(search|click)\s*\[", re.IGNORECASE)
 """`Search [x]` is `search[x]`: the site's parser wants the verb as written in the list."""
-GENERATED_PRODUCTS = 1200
-"""The generated catalogue's size when `num_products` is null."""
+GENERATED_PRODUCTS = 9600
+"""The generated catalogue's size when `num_products` is null: 1,200 goal products, each with its seven
+distractors (`catalogue.DISTRACTOR_ROLES`)."""
 ACTION_FORMATS = ("text", "index")
 SYSTEM_PROMPT = (
     "You are an expert autonomous agent shopping on the WebShop site. Find the product the "

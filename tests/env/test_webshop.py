@@ -45,8 +45,9 @@ def test_generated_catalogue_has_the_five_categories_and_disjoint_splits() -> No
     assert all(p.attributes and p.options and p.pricing for p in products.values())
     train = {g.asin for g in SPEC.catalogue.goals["train"]}
     evaluation = {g.asin for g in SPEC.catalogue.goals["eval"]}
-    assert len(evaluation) == 100 and not train & evaluation
-    assert SPEC.num_tasks("train") == 900 and SPEC.task("train", 900) == SPEC.task("train", 0)
+    # 125 families of a goal product and its seven distractors: 125 goals, round(12.5) = 12 of them eval.
+    assert len(evaluation) == 12 and not train & evaluation
+    assert SPEC.num_tasks("train") == 113 and SPEC.task("train", 113) == SPEC.task("train", 0)
     assert WebShop(num_products=1000, seed=0).task("eval", 3).prompt == SPEC.task("eval", 3).prompt
 
 
