@@ -56,10 +56,10 @@ def test_expert_scores_reward_one_on_sampled_goals(split: str) -> None:
     for index in range(0, 100, 9):
         task = SPEC.task(split, index)
         results = play(SPEC, task, expert_actions(SPEC, task))
-        assert all(r.info.get("failure") is None for r in results)
+        assert all(r.failure is None for r in results)
         final = results[-1]
         assert final.done and final.reward == 1.0, (task.prompt, final.observation)
-        assert final.info["success"] is True and final.info["score"] == 1.0
+        assert final.success is True and final.score == 1.0
 
 
 def test_buying_without_the_options_earns_partial_reward() -> None:
@@ -70,7 +70,7 @@ def test_buying_without_the_options_earns_partial_reward() -> None:
     final = play(SPEC, task, actions)[-1]
     expected = (len(goal.attributes) + 1) / (len(goal.attributes) + len(goal.options) + 1)
     assert final.done and final.reward == pytest.approx(expected)
-    assert final.info["success"] is False
+    assert final.success is False
 
 
 @pytest.mark.parametrize(
@@ -84,7 +84,7 @@ def test_buying_without_the_options_earns_partial_reward() -> None:
 def test_invalid_actions_are_format_failures_that_keep_the_page(reply: str) -> None:
     task = SPEC.task("train", 0)
     start, failed = play(SPEC, task, [reply])
-    assert failed.info == {"failure": "format"} and failed.reward == -0.1 and not failed.done
+    assert failed.failure == "format" and failed.info == {} and failed.reward == -0.1 and not failed.done
     assert failed.state_key == start.state_key
     assert "Invalid action" in failed.observation and "'search[<your query>]'" in failed.observation
 
@@ -203,7 +203,7 @@ def test_loader_reads_webshop_files_as_webshop_does(webshop_files: tuple[Path, P
         tagged("click[buy now]"),
     ]
     final = play(spec, task, actions)[-1]
-    assert final.reward == 1.0 and final.info["success"] is True
+    assert final.reward == 1.0 and final.success is True
     synthetic = WebShop(items_path=items, attributes_path=attributes, eval_fraction=0.34)
     assert synthetic.num_tasks("train") == 2 and synthetic.num_tasks("eval") == 1
 
@@ -270,6 +270,6 @@ def test_system_prompt_gives_format_and_example_and_replies_are_read_leniently()
     title = SPEC.catalogue.products[SPEC.catalogue.goals["train"][0].asin].title
     replies = ["I will search.", f"<THINK>x</THINK><action>click[a]</action> <ACTION> Search [{title}] </ACTION>"]
     _, untagged, searched = play(SPEC, task, replies)  # the last block wins, verb and tags in any case
-    assert untagged.info == {"failure": "format"} and "<action>...</action>" in untagged.observation
+    assert untagged.failure == "format" and "<action>...</action>" in untagged.observation
     assert "'search[<your query>]'" in untagged.observation  # the admissible actions stay listed
-    assert searched.info == {"action": f"search[{title}]"}
+    assert searched.action == f"search[{title}]"

@@ -69,7 +69,7 @@ def test_expert_by_number_scores_reward_one_on_sampled_goals(split: str) -> None
     assert len(found) >= 0.8 * len(tasks), "the instruction query should find most goal products"
     for task in found:
         results = expert_by_number(SPEC, task)
-        assert all(r.info.get("failure") is None for r in results)
+        assert all(r.failure is None for r in results)
         assert results[-1].done and results[-1].reward == 1.0, (task.prompt, results[-1].observation)
 
 
@@ -116,7 +116,7 @@ def test_invalid_numbers_are_format_failures_that_keep_the_page(reply: str) -> N
         return start, await env.step(reply)
 
     start, failed = asyncio.run(first_step())
-    assert failed.info == {"failure": "format"} and failed.reward == -0.1 and not failed.done
+    assert failed.failure == "format" and failed.info == {} and failed.reward == -0.1 and not failed.done
     assert failed.state_key == start.state_key
     assert "Invalid action" in failed.observation and "'[1] search[" in failed.observation
 
