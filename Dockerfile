@@ -18,7 +18,8 @@ WORKDIR /app
 # agentrl it would be the multi-GB CUDA build. agentrl's range (torch<=2.13.0) accepts this wheel.
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
 
-# Only what the package needs; configs/ must sit next to agentrl/ (agentrl finds it there).
+# Only what the package needs; pyproject.toml installs environments/, sandboxes/ and configs/ as
+# agentrl.environments, agentrl.sandboxes and agentrl.configs.
 COPY pyproject.toml README.md ./
 COPY agentrl ./agentrl
 COPY environments ./environments

@@ -43,6 +43,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from agentrl.environments.frozenlake import ACTIONS as FROZENLAKE_MOVES
+from agentrl.environments.webshop.site import PAGE_SIZE
+
 from agentrl.credit import step_group_sizes
 from agentrl.credit.gigpo import ANCHORS, anchor_groups
 from agentrl.credit.groups import trainable_groups
@@ -51,8 +54,6 @@ from agentrl.env.registry import make_env_spec
 from agentrl.rollout.collect import group_id_for
 from agentrl.trainer.metrics import step_group_size_histogram
 from agentrl.types import StepResult, Task, Trajectory, Turn
-from environments.frozenlake import ACTIONS as FROZENLAKE_MOVES
-from environments.webshop.site import PAGE_SIZE
 
 WEBSHOP_QUERIES = ("words", "instruction")
 """How the random webshop policy searches: a random subset of the instruction's words (almost every

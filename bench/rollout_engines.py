@@ -26,6 +26,7 @@ import time
 from functools import partial
 
 import torch
+from agentrl.environments.frozenlake.frozenlake import FrozenLake
 
 from agentrl.infra.ray_cluster import connect
 from agentrl.infra.ray_engines import RayEnginePool, start_engines
@@ -35,7 +36,6 @@ from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.config import ModelConfig
 from agentrl.policy.protocol import Policy
 from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tokenizer
-from environments.frozenlake.frozenlake import FrozenLake
 
 ENGINE_COUNTS = (1, 2)
 

@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandboxes import Limits
-from sandboxes.isolation import detect_isolation
-from sandboxes.local import LocalSandbox, default_base_dir
-from sandboxes.processes import pids_of_uid
+from agentrl.sandboxes import Limits
+from agentrl.sandboxes.isolation import detect_isolation
+from agentrl.sandboxes.local import LocalSandbox, default_base_dir
+from agentrl.sandboxes.processes import pids_of_uid
 
 MODULE = "def add(a, b):\n    return a + b\n\n\ndef fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
 SUITE = (

@@ -16,12 +16,13 @@ import asyncio
 import itertools
 import time
 
+from agentrl.environments.webshop.catalogue import Catalogue
+from agentrl.environments.webshop.product import Goal, Product
+from agentrl.environments.webshop.reward import purchase_reward
+from agentrl.environments.webshop.site import SEARCH_RESULTS
+from agentrl.environments.webshop.webshop import WebShop
+
 from agentrl.types import Task
-from environments.webshop.catalogue import Catalogue
-from environments.webshop.product import Goal, Product
-from environments.webshop.reward import purchase_reward
-from environments.webshop.site import SEARCH_RESULTS
-from environments.webshop.webshop import WebShop
 
 
 def best_reward(catalogue: Catalogue, product: Product, goal: Goal, version: str) -> float:

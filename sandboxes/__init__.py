@@ -1,6 +1,6 @@
 """Sandboxes: isolated workspaces where environments run commands (see docs/sandboxes.md)."""
 
-from sandboxes.factory import create_sandbox
-from sandboxes.protocol import ExecResult, Limits, Sandbox, SandboxClosedError, SandboxError
+from agentrl.sandboxes.factory import create_sandbox
+from agentrl.sandboxes.protocol import ExecResult, Limits, Sandbox, SandboxClosedError, SandboxError
 
 __all__ = ["ExecResult", "Limits", "Sandbox", "SandboxClosedError", "SandboxError", "create_sandbox"]

@@ -6,7 +6,7 @@ draining the rest, so the command never blocks on a full pipe and the caller's m
 
 from __future__ import annotations
 
-from sandboxes.protocol import SandboxError
+from agentrl.sandboxes.protocol import SandboxError
 
 
 def file_bytes(

@@ -18,11 +18,10 @@ import tarfile
 import time
 from typing import Any
 
+from agentrl.sandboxes.capture import CappedBuffer, file_bytes
+from agentrl.sandboxes.processes import pid_alive
+from agentrl.sandboxes.protocol import ExecResult, Limits, SandboxClosedError, SandboxError
 from typing_extensions import Self
-
-from sandboxes.capture import CappedBuffer, file_bytes
-from sandboxes.processes import pid_alive
-from sandboxes.protocol import ExecResult, Limits, SandboxClosedError, SandboxError
 
 DEFAULT_IMAGE = "agentrl-sandbox:bookworm"
 """Built locally by `sandboxes/ci_setup.sh` (debootstrap + docker import): nothing is pulled."""

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandboxes.protocol import Limits, Sandbox
+from agentrl.sandboxes.protocol import Limits, Sandbox
 
 
 async def create_sandbox(backend: str = "local", limits: Limits | None = None, **options: Any) -> Sandbox:
     """A new sandbox of `backend`; `options` go to that backend's `create` (local: `base_dir`,
     `ro_binds`; docker: `image`, `network`, `client`)."""
     if backend == "local":
-        from sandboxes.local import LocalSandbox
+        from agentrl.sandboxes.local import LocalSandbox
 
         return await LocalSandbox.create(limits, **options)
     if backend == "docker":
-        from sandboxes.docker_backend import DockerSandbox
+        from agentrl.sandboxes.docker_backend import DockerSandbox
 
         return await DockerSandbox.create(limits, **options)
     raise ValueError(f"unknown sandbox backend {backend!r}; available: docker, local")

@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, replace
 
-from sandboxes.cgroups import CgroupSupport, detect_cgroups
+from agentrl.sandboxes.cgroups import CgroupSupport, detect_cgroups
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentrl.sandboxes.capture import CappedBuffer, file_bytes
+from agentrl.sandboxes.cgroups import SandboxCgroup
+from agentrl.sandboxes.isolation import SANDBOX_WORKDIR, Isolation, bwrap_args, detect_isolation
+from agentrl.sandboxes.processes import is_sandbox_uid, kill_uid, new_sandbox_uid, pid_alive, pids_of_uid
+from agentrl.sandboxes.protocol import ExecResult, Limits, SandboxClosedError, SandboxError
 from typing_extensions import Self
-
-from sandboxes.capture import CappedBuffer, file_bytes
-from sandboxes.cgroups import SandboxCgroup
-from sandboxes.isolation import SANDBOX_WORKDIR, Isolation, bwrap_args, detect_isolation
-from sandboxes.processes import is_sandbox_uid, kill_uid, new_sandbox_uid, pid_alive, pids_of_uid
-from sandboxes.protocol import ExecResult, Limits, SandboxClosedError, SandboxError
 
 log = logging.getLogger(__name__)
 

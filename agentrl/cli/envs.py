@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
 def print_textarena_games(console: Console) -> int:
     """The usable/unusable table of textarena games, from a live probe (games change with versions)."""
     try:
-        from environments.textarena.probe import probe_all
+        from agentrl.environments.textarena.probe import probe_all
     except ImportError as exc:
         console.print(f"textarena is not installed ({exc}); pip install textarena==0.7.4")
         return 1

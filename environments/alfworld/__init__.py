@@ -1,5 +1,5 @@
-"""ALFWorld text games: entry point `alfworld = "environments.alfworld:ALFWorld"`."""
+"""ALFWorld text games: entry point `alfworld = "agentrl.environments.alfworld:ALFWorld"`."""
 
-from environments.alfworld.alfworld import ALFWorld, ALFWorldEpisode, normalise_command
+from agentrl.environments.alfworld.alfworld import ALFWorld, ALFWorldEpisode, normalise_command
 
 __all__ = ["ALFWorld", "ALFWorldEpisode", "normalise_command"]

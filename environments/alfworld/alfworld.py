@@ -25,14 +25,14 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Literal
 
+from agentrl.environments.alfworld.data import TASK_TYPES, GameRef, default_data_dir, ensure_games, list_games
+from agentrl.environments.alfworld.demos import demonstration
+from agentrl.environments.alfworld.engine import GameView
+from agentrl.environments.alfworld.pool import EngineLease, GamePool
 from alfworld.gen.constants import OBJECTS
 
 from agentrl.env import INSTRUCTION, normalise, parse_reply, render_history_prompt, shared_per_node
 from agentrl.types import StepResult, Task
-from environments.alfworld.data import TASK_TYPES, GameRef, default_data_dir, ensure_games, list_games
-from environments.alfworld.demos import demonstration
-from environments.alfworld.engine import GameView
-from environments.alfworld.pool import EngineLease, GamePool
 
 PROMPTS = ("gigpo", "plain")
 EVAL_SPLITS = ("valid_seen", "valid_unseen")
@@ -61,7 +61,7 @@ normalise_command = normalise
 
 
 class ALFWorld:
-    """The alfworld `EnvSpec`. Games are extracted on first use (see `environments.alfworld.data`)."""
+    """The alfworld `EnvSpec`. Games are extracted on first use (see `agentrl.environments.alfworld.data`)."""
 
     def __init__(
         self,
@@ -128,7 +128,7 @@ class ALFWorld:
         return sorted(set(words))
 
     def demonstration(self, task: Task) -> list[str]:
-        """The expert's replies: the game's walkthrough (`environments.alfworld.demos`)."""
+        """The expert's replies: the game's walkthrough (`agentrl.environments.alfworld.demos`)."""
         return demonstration(self.game_path(task.payload), self.prompt)
 
     def shutdown(self) -> None:

@@ -4,7 +4,7 @@
 (`AlarmClock_bar__plus_00_dot_41...`) into the names players see (`alarmclock 2`). Every call here is
 blocking CPU work (loading a game translates its PDDL with Fast Downward: ~2.5 s; a reset ~2.5 s; a
 step ~0.3 s, most of it deriving the admissible commands), so engines live in game worker processes
-(`environments.alfworld.worker`); only commands and the frozen results below cross to the trainer.
+(`agentrl.environments.alfworld.worker`); only commands and the frozen results below cross to the trainer.
 
 An engine owns a private copy of Fast Downward's shared library (the library keeps the game state in
 globals), so engines are reused across episodes rather than created per episode.

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from multiprocessing import Pipe
 from pathlib import Path
 
-from environments.alfworld.engine import GameStart, GameView
-from environments.alfworld.worker import Reply
+from agentrl.environments.alfworld.engine import GameStart, GameView
+from agentrl.environments.alfworld.worker import Reply
 
-WORKER_MAIN = "import sys; from environments.alfworld.worker import serve; serve(int(sys.argv[1]))"
+WORKER_MAIN = "import sys; from agentrl.environments.alfworld.worker import serve; serve(int(sys.argv[1]))"
 STOP_GRACE_S = 10.0
 """How long a stopping worker may finish the request it is on before it is killed."""
 EPISODES_LOST = "its episodes are lost, new episodes start on a fresh worker"

@@ -3,7 +3,7 @@
 TextWorld's state (parsers, Fast Downward's globals, the loaded games) never leaves this process; the
 pool sends `(operation, engine id, argument)` and gets back a `GameStart`, a `GameView` or nothing.
 Engine ids are chosen by the pool, which also decides which engines stay loaded, so the bookkeeping
-lives in one place (`environments.alfworld.pool`) and this loop stays a plain dispatcher.
+lives in one place (`agentrl.environments.alfworld.pool`) and this loop stays a plain dispatcher.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from environments.alfworld.engine import GameEngine, GameStart, GameView
+from agentrl.environments.alfworld.engine import GameEngine, GameStart, GameView
 
 Request = tuple[str, int, object]
 """(operation, engine id, argument): ("start", id, game path), ("step", id, command), ("drop", id, None)."""

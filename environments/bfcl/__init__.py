@@ -1,5 +1,5 @@
-"""BFCL v4 single-turn function calling: entry point `bfcl = "environments.bfcl:BFCL"`."""
+"""BFCL v4 single-turn function calling: entry point `bfcl = "agentrl.environments.bfcl:BFCL"`."""
 
-from environments.bfcl.env import BFCL, BFCLEnv
+from agentrl.environments.bfcl.env import BFCL, BFCLEnv
 
 __all__ = ["BFCL", "BFCLEnv"]

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentrl.environments.bfcl.ast_match import choices_of, match_calls
+
 from agentrl.tools import ParsedToolCall, write_tool_calls
 from agentrl.types import Task
-from environments.bfcl.ast_match import choices_of, match_calls
 
 NO_CALL = "None of the given functions fits this request, so I call none."
 

@@ -20,6 +20,11 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from agentrl.environments.bfcl.ast_match import match_calls
+from agentrl.environments.bfcl.data import CATEGORIES, Row, load_category, openai_schema
+from agentrl.environments.bfcl.demos import demonstration
+from agentrl.environments.bfcl.toolrl_reward import toolrl_reward
+
 from agentrl.tools import (
     CALL_INSTRUCTIONS,
     TOOL_CALL_FORMATS,
@@ -29,10 +34,6 @@ from agentrl.tools import (
     tools_fallback_text,
 )
 from agentrl.types import StepResult, Task, ToolCall
-from environments.bfcl.ast_match import match_calls
-from environments.bfcl.data import CATEGORIES, Row, load_category, openai_schema
-from environments.bfcl.demos import demonstration
-from environments.bfcl.toolrl_reward import toolrl_reward
 
 SPLITS = ("train", "eval")
 REWARDS = ("ast", "toolrl")
@@ -166,7 +167,7 @@ class BFCL:
         return None  # free text and JSON: only byte-level or real tokenizers
 
     def demonstration(self, task: Task) -> list[str] | None:
-        """The expert's reply: the gold call (`environments.bfcl.demos`)."""
+        """The expert's reply: the gold call (`agentrl.environments.bfcl.demos`)."""
         return demonstration(task, self.call_format)
 
     def _prompt(self, row: Row) -> str:

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agentrl.environments.bfcl.ast_match import values_match
+
 from agentrl.tools import ParsedToolCall
-from environments.bfcl.ast_match import values_match
 
 FORMAT_REWARD = 1.0
 

@@ -1,5 +1,5 @@
-"""Text FrozenLake on gymnasium: entry point `frozenlake = "environments.frozenlake:FrozenLake"`."""
+"""Text FrozenLake on gymnasium: entry point `frozenlake = "agentrl.environments.frozenlake:FrozenLake"`."""
 
-from environments.frozenlake.frozenlake import ACTIONS, VOCABULARY, FrozenLake, render_grid
+from agentrl.environments.frozenlake.frozenlake import ACTIONS, VOCABULARY, FrozenLake, render_grid
 
 __all__ = ["ACTIONS", "VOCABULARY", "FrozenLake", "render_grid"]

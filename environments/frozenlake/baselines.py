@@ -5,7 +5,7 @@ many of them; a learned policy only shows that it reads the grid when it beats t
 searches every sequence up to `max_length` moves, all maps at once, and reports the best success
 rate. (Deterministic maps only: `is_slippery=False`.)
 
-    python -m environments.frozenlake.baselines --tasks 64 --split eval
+    python -m agentrl.environments.frozenlake.baselines --tasks 64 --split eval
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import argparse
 from collections.abc import Sequence
 
 import numpy as np
-
-from environments.frozenlake.demos import MOVES
-from environments.frozenlake.frozenlake import ACTIONS, FrozenLake
+from agentrl.environments.frozenlake.demos import MOVES
+from agentrl.environments.frozenlake.frozenlake import ACTIONS, FrozenLake
 
 
 def best_open_loop_success(maps: Sequence[Sequence[str]], max_length: int = 8) -> tuple[float, tuple[str, ...]]:

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from functools import cached_property
 
 import gymnasium as gym
+from agentrl.environments.frozenlake.demos import demonstration
 from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv, generate_random_map
 
 from agentrl.env import GymnasiumEnv
 from agentrl.types import Task
-from environments.frozenlake.demos import demonstration
 
 ACTIONS = ("left", "down", "right", "up")
 """In gymnasium's action order: index 0 is left, 1 down, 2 right, 3 up."""
@@ -146,7 +146,7 @@ class FrozenLake:
         return list(VOCABULARY)
 
     def demonstration(self, task: Task) -> list[str] | None:
-        """The expert's replies: the shortest safe path of the task's map (`environments.frozenlake.demos`)."""
+        """The expert's replies: the shortest safe path of the task's map (`agentrl.environments.frozenlake.demos`)."""
         return demonstration(task)
 
     def _map(self, split: str, index: int) -> tuple[list[str], int]:

@@ -1,6 +1,6 @@
 """Search QA (Search-R1 style) over HotpotQA or your own data: entry point
-`search_qa = "environments.search_qa:SearchQA"`."""
+`search_qa = "agentrl.environments.search_qa:SearchQA"`."""
 
-from environments.search_qa.search_qa import SearchQA, SearchQAEnv
+from agentrl.environments.search_qa.search_qa import SearchQA, SearchQAEnv
 
 __all__ = ["SearchQA", "SearchQAEnv"]

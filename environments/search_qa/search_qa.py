@@ -28,10 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from agentrl.env import BM25Index, shared_per_node
-from agentrl.tools import CALL_INSTRUCTIONS, ParsedToolCall, Toolbox, format_failure
-from agentrl.types import StepResult, Task, ToolCall
-from environments.search_qa.data import (
+from agentrl.environments.search_qa.data import (
     HOTPOTQA_CORPUS,
     HOTPOTQA_QUESTIONS,
     Passage,
@@ -39,8 +36,12 @@ from environments.search_qa.data import (
     load_questions,
     split_questions,
 )
-from environments.search_qa.demos import demonstration
-from environments.search_qa.scoring import exact_match, f1_score
+from agentrl.environments.search_qa.demos import demonstration
+from agentrl.environments.search_qa.scoring import exact_match, f1_score
+
+from agentrl.env import BM25Index, shared_per_node
+from agentrl.tools import CALL_INSTRUCTIONS, ParsedToolCall, Toolbox, format_failure
+from agentrl.types import StepResult, Task, ToolCall
 
 ACTION_FORMATS = ("tags", "tool_call")
 _TAG = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
@@ -183,7 +184,7 @@ class SearchQAEnv:
 class SearchQA:
     """The `search_qa` EnvSpec: HotpotQA (200 dev questions, 1,983 passages) or a user's JSONL files.
 
-    `questions_path` and `corpus_path` go together (see `environments.search_qa.data` for the file
+    `questions_path` and `corpus_path` go together (see `agentrl.environments.search_qa.data` for the file
     format); without them the shipped HotpotQA subset is used, split 150 train / 50 eval.
     """
 
@@ -275,6 +276,6 @@ class SearchQA:
         return None  # free text: the tiny model's tokenizer is byte level
 
     def demonstration(self, task: Task) -> list[str]:
-        """The expert's replies: search the gold titles, answer the gold answer (`environments.search_qa.demos`)."""
+        """The expert's replies: search the gold titles, answer the gold answer (`agentrl.environments.search_qa.demos`)."""
         args = self._env_args
         return demonstration(task, args["action_format"], args["tool_call_format"], args["max_searches"])

@@ -1,7 +1,7 @@
 """SWE-style repair in a sandbox (QuixBugs, HumanEvalFix): entry point
-`swe = "environments.swe:SWERepair"`."""
+`swe = "agentrl.environments.swe:SWERepair"`."""
 
-from environments.swe.metrics import repair_rates
-from environments.swe.swe import SWERepair, SWERepairEnv
+from agentrl.environments.swe.metrics import repair_rates
+from agentrl.environments.swe.swe import SWERepair, SWERepairEnv
 
 __all__ = ["SWERepair", "SWERepairEnv", "repair_rates"]

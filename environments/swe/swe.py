@@ -1,7 +1,7 @@
 """`swe`: repair a buggy program inside a sandbox, with tools, for G-RA-gated rewards.
 
 Each episode materialises one repair task (`tasks.py`: a QuixBugs program or a HumanEvalFix function
-with its tests) into a fresh sandbox (`sandboxes.create_sandbox`, backend `local` by default) and
+with its tests) into a fresh sandbox (`agentrl.sandboxes.create_sandbox`, backend `local` by default) and
 gives the agent five tools through the framework's tool protocol (`agentrl.tools`, Hermes
 `<tool_call>` JSON by default): `view(path)`, `edit(path, old, new)`, `run(cmd)`, `run_tests()` and
 the final tool `submit()`. A reply with no call or a malformed one is a `format` failure (−
@@ -21,7 +21,7 @@ Rewards are reported as G-RA channels (ALGORITHMS.md §2.1), never summed by the
 
 Every step's `metrics` also say `submitted`, `modified` (a source file differs from the original) and
 `resolved`, so the last turn of a trajectory gives G-RA's completion, modification and resolution
-rates (`environments.swe.metrics.repair_rates`). The state key is the task, a digest of the source
+rates (`agentrl.environments.swe.metrics.repair_rates`). The state key is the task, a digest of the source
 files and the verdict of the last test run on exactly those sources. The sandbox is closed on submit
 and in `close()`, which the rollout always calls (also after a crash or a timeout); a buggy program
 that loops forever is killed by the sandbox's per-command timeout.
@@ -35,10 +35,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agentrl.environments.swe.tasks import DATASETS, RepairTask, load_tasks, split_tasks
+from agentrl.sandboxes import ExecResult, Limits, Sandbox, SandboxError, create_sandbox
+
 from agentrl.tools import CALL_INSTRUCTIONS, Toolbox, format_failure
 from agentrl.types import StepResult, Task, ToolCall
-from environments.swe.tasks import DATASETS, RepairTask, load_tasks, split_tasks
-from sandboxes import ExecResult, Limits, Sandbox, SandboxError, create_sandbox
 
 STEP_CHANNEL = "step"
 """The G-RA channel name of the step critic in `StepResult.reward_channels`."""

@@ -1,5 +1,5 @@
-"""textarena games as agentrl environments: entry point `textarena = "environments.textarena:TextArena"`."""
+"""textarena games as agentrl environments: entry point `textarena = "agentrl.environments.textarena:TextArena"`."""
 
-from environments.textarena.spec import TextArena
+from agentrl.environments.textarena.spec import TextArena
 
 __all__ = ["TextArena"]

@@ -25,11 +25,11 @@ from enum import Enum
 from typing import Any, Literal
 
 import textarena as ta
+from agentrl.environments.textarena.games import UNLIMITED_ERRORS, GameRunner, build_game
+from agentrl.environments.textarena.opponent import scripted_move
 
 from agentrl.env import parse_tagged_action
 from agentrl.types import StepResult, Task
-from environments.textarena.games import UNLIMITED_ERRORS, GameRunner, build_game
-from environments.textarena.opponent import scripted_move
 
 Message = tuple[int, str, Any]
 

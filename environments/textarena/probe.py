@@ -3,7 +3,7 @@
 A game is usable when the adapter can build it, reset it with one or two players, and play a first
 move: for a single-player game any move the game answers (a valid or an invalid one), for a
 two-player game a move after which the scripted opponent finds a legal reply. Run it with
-`agentrl envs --games` or `python -m environments.textarena.probe`.
+`agentrl envs --games` or `python -m agentrl.environments.textarena.probe`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import multiprocessing.connection
 import time
 from dataclasses import dataclass
 
-from environments.textarena.games import GameUnavailable, registered_games
-from environments.textarena.opponent import NO_MOVE
-from environments.textarena.spec import TextArena
+from agentrl.environments.textarena.games import GameUnavailable, registered_games
+from agentrl.environments.textarena.opponent import NO_MOVE
+from agentrl.environments.textarena.spec import TextArena
 
 PROBE_MOVES = 5
 """Moves per game in the probe; the step latency is their mean."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from agentrl.environments.textarena.demos import demonstration
+from agentrl.environments.textarena.episode import TextArenaEnv
+from agentrl.environments.textarena.games import player_count
+
 from agentrl.types import Task
-from environments.textarena.demos import demonstration
-from environments.textarena.episode import TextArenaEnv
-from environments.textarena.games import player_count
 
 SPLITS = ("train", "eval")
 
@@ -23,7 +24,7 @@ SYSTEM_PROMPT = (
 class TextArena:
     """Any one- or two-player textarena game; tasks are seeds, kept apart between train and eval.
 
-    Two-player games are played against the scripted opponent of `environments.textarena.opponent`;
+    Two-player games are played against the scripted opponent of `agentrl.environments.textarena.opponent`;
     `agent_player` chooses the agent's seat (0 moves first in most games). `max_turns` counts the
     agent's turns, invalid moves included.
     """
@@ -77,5 +78,5 @@ class TextArena:
 
     def demonstration(self, task: Task) -> list[str] | None:
         """The solver's replies where the game has one (Tower of Hanoi), else None
-        (`environments.textarena.demos`)."""
+        (`agentrl.environments.textarena.demos`)."""
         return demonstration(self.game)

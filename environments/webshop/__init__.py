@@ -1,5 +1,5 @@
-"""WebShop as text: entry point `webshop = "environments.webshop:WebShop"`."""
+"""WebShop as text: entry point `webshop = "agentrl.environments.webshop:WebShop"`."""
 
-from environments.webshop.webshop import WebShop, WebShopEpisode
+from agentrl.environments.webshop.webshop import WebShop, WebShopEpisode
 
 __all__ = ["WebShop", "WebShopEpisode"]

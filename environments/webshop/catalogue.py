@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentrl.env import BM25Index
-from environments.webshop.catalogue_data import (
+from agentrl.environments.webshop.catalogue_data import (
     BRANDS,
     CATEGORY_ATTRIBUTES,
     FILLER_SENTENCES,
@@ -28,7 +27,7 @@ from environments.webshop.catalogue_data import (
     STYLE_WORDS,
     ProductType,
 )
-from environments.webshop.product import (
+from agentrl.environments.webshop.product import (
     NO_PRICE_LIMIT,
     PRICE_RANGE,
     Goal,
@@ -38,6 +37,8 @@ from environments.webshop.product import (
     product_from_raw,
     product_price,
 )
+
+from agentrl.env import BM25Index
 
 SPLITS = ("train", "eval")
 HUMAN_SHUFFLE_SEED = 233

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agentrl.environments.webshop.indexed_actions import listed_actions, search_queries
+from agentrl.environments.webshop.site import BUY_NOW, NEXT_PAGE, PAGE_SIZE, SEARCH_RESULTS, Session
+
 from agentrl.types import Task
-from environments.webshop.indexed_actions import listed_actions, search_queries
-from environments.webshop.site import BUY_NOW, NEXT_PAGE, PAGE_SIZE, SEARCH_RESULTS, Session
 
 if TYPE_CHECKING:
-    from environments.webshop.webshop import WebShop
+    from agentrl.environments.webshop.webshop import WebShop
 
 
 def reply(spec: WebShop, session: Session, action: str, thought: str) -> str:

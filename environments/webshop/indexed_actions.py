@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from environments.webshop.catalogue import Catalogue
-from environments.webshop.site import (
+from agentrl.environments.webshop.catalogue import Catalogue
+from agentrl.environments.webshop.site import (
     BACK_TO_SEARCH,
     BUY_NOW,
     NEXT_PAGE,

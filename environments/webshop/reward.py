@@ -22,7 +22,7 @@ description) and r_type (1, lowered to 0.5 when neither the query, two category 
 the goal name's nouns match, to 0.1 when under 10% of those nouns match, to 0 when none does).
 
 Fuzzy scores come from `thefuzz`, the library WebShop uses, so the 85 threshold means the same thing.
-Nouns come from `environments.webshop.nouns` (spaCy when the version's model is installed).
+Nouns come from `agentrl.environments.webshop.nouns` (spaCy when the version's model is installed).
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from agentrl.environments.webshop.nouns import nouns
+from agentrl.environments.webshop.product import Goal, Product
 from thefuzz import fuzz
-
-from environments.webshop.nouns import nouns
-from environments.webshop.product import Goal, Product
 
 REWARD_VERSIONS = ("master", "v2")
 SPACY_MODELS = {"master": "en_core_web_sm", "v2": "en_core_web_lg"}

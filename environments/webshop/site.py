@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from environments.webshop.catalogue import Catalogue
-from environments.webshop.product import Goal
-from environments.webshop.reward import RewardBreakdown, purchase_reward
+from agentrl.environments.webshop.catalogue import Catalogue
+from agentrl.environments.webshop.product import Goal
+from agentrl.environments.webshop.reward import RewardBreakdown, purchase_reward
 
 SEARCH_RESULTS = 50
 """WebShop's SEARCH_RETURN_N: how many products a search returns."""

@@ -5,7 +5,7 @@ limit). The default prompt is the GiGPO paper's: task, the last `history_length`
 pairs, the current page and the admissible actions, answered in `<think>`/`<action>` tags
 (`prompt="gigpo"`); `prompt="plain"` shows the page and the admissible actions and takes a bare
 action. `action_format="index"` numbers the admissible actions and takes the number instead
-(`environments.webshop.indexed_actions`: what `model=tiny` can answer). A reply that does not parse,
+(`agentrl.environments.webshop.indexed_actions`: what `model=tiny` can answer). A reply that does not parse,
 or names nothing clickable, is a format failure: the page stays, `invalid_action_penalty` is
 subtracted, and the reminder lists the admissible actions. Buying ends the episode with WebShop's
 reward; `score` is that reward, and WebShop's published score is 100 × its mean over episodes.
@@ -20,9 +20,7 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Literal
 
-from agentrl.env import FORMAT_HINT, INSTRUCTION, parse_reply, render_history_prompt, shared_per_node
-from agentrl.types import StepResult, Task
-from environments.webshop.catalogue import (
+from agentrl.environments.webshop.catalogue import (
     SPLITS,
     Catalogue,
     build_catalogue,
@@ -30,10 +28,13 @@ from environments.webshop.catalogue import (
     read_webshop_files,
     vocabulary_words,
 )
-from environments.webshop.demos import demonstration
-from environments.webshop.indexed_actions import index_words, listed_actions, numbered, resolve
-from environments.webshop.reward import REWARD_VERSIONS
-from environments.webshop.site import InvalidAction, Session
+from agentrl.environments.webshop.demos import demonstration
+from agentrl.environments.webshop.indexed_actions import index_words, listed_actions, numbered, resolve
+from agentrl.environments.webshop.reward import REWARD_VERSIONS
+from agentrl.environments.webshop.site import InvalidAction, Session
+
+from agentrl.env import FORMAT_HINT, INSTRUCTION, parse_reply, render_history_prompt, shared_per_node
+from agentrl.types import StepResult, Task
 
 PROMPTS = ("gigpo", "plain")
 _VERB = re.compile(r"^(search|click)\s*\[", re.IGNORECASE)
@@ -151,7 +152,7 @@ class WebShop:
 
     def demonstration(self, task: Task) -> list[str] | None:
         """The expert's replies: search, open the goal product, choose its options, buy
-        (`environments.webshop.demos`)."""
+        (`agentrl.environments.webshop.demos`)."""
         return demonstration(self, task)
 
 

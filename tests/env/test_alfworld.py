@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agentrl.environments.alfworld import ALFWorld, ALFWorldEpisode, normalise_command
+from agentrl.environments.alfworld import data as alfworld_data
+from agentrl.environments.alfworld.data import ensure_games, list_games
+from agentrl.environments.alfworld.demos import walkthrough
+from agentrl.environments.alfworld.pool import GameWorkerDied
 
 from agentrl.types import StepResult
-from environments.alfworld import ALFWorld, ALFWorldEpisode, normalise_command
-from environments.alfworld import data as alfworld_data
-from environments.alfworld.data import ensure_games, list_games
-from environments.alfworld.demos import walkthrough
-from environments.alfworld.pool import GameWorkerDied
 
 # Three games with short walkthroughs: look (seen), look (unseen), clean (seen).
 GAMES = [("valid_seen", 0), ("valid_unseen", 3), ("valid_seen", 60)]

@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from agentrl.environments.bfcl import BFCL
+from agentrl.environments.bfcl.data import CATEGORIES
 
 from agentrl.types import StepResult, Task
-from environments.bfcl import BFCL
-from environments.bfcl.data import CATEGORIES
 
 
 def first_option(options: Any) -> Any:

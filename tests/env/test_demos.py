@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from agentrl.environments.bfcl import BFCL
+from agentrl.environments.frozenlake import FrozenLake
+from agentrl.environments.search_qa import SearchQA
+from agentrl.environments.textarena import TextArena
+from agentrl.environments.webshop import WebShop
 
 from agentrl.env.protocol import EnvSpec
 from agentrl.tools.parsing import TOOL_CALL_FORMATS, ParsedToolCall, parse_tool_calls, write_tool_calls
 from agentrl.types import StepResult
-from environments.bfcl import BFCL
-from environments.frozenlake import FrozenLake
-from environments.search_qa import SearchQA
-from environments.textarena import TextArena
-from environments.webshop import WebShop
 from tests.fixtures.episodes import play
 
 

@@ -7,11 +7,11 @@ from collections import deque
 
 import gymnasium as gym
 import pytest
+from agentrl.environments.frozenlake import ACTIONS, FrozenLake
 
 from agentrl.env import Env, EnvSpec
 from agentrl.env.gymnasium_adapter import GymnasiumEnv, parse_action_word
 from agentrl.types import StepResult, Task
-from environments.frozenlake import ACTIONS, FrozenLake
 from tests.fixtures.episodes import play
 
 MOVES = {"left": (0, -1), "down": (1, 0), "right": (0, 1), "up": (-1, 0)}

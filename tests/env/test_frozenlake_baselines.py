@@ -1,6 +1,6 @@
 """The open-loop baseline search on hand-built maps."""
 
-from environments.frozenlake.baselines import best_open_loop_success
+from agentrl.environments.frozenlake.baselines import best_open_loop_success
 
 
 def test_one_sequence_solves_a_single_map() -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from agentrl.environments.frozenlake import FrozenLake
 
 from agentrl.env import (
     EnvLoadError,
@@ -20,7 +21,6 @@ from agentrl.env import (
     register,
     unregister,
 )
-from environments.frozenlake import FrozenLake
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def broken_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_frozenlake_is_found_through_its_entry_point() -> None:
     assert "frozenlake" in env_names()
     (info,) = [info for info in list_envs() if info.name == "frozenlake"]
-    assert info.ok and info.source == "environments.frozenlake:FrozenLake" and info.factory is FrozenLake
+    assert info.ok and info.source == "agentrl.environments.frozenlake:FrozenLake" and info.factory is FrozenLake
     spec = make_env_spec("frozenlake", {"size": 8, "num_maps": 2})
     assert isinstance(spec, EnvSpec) and spec.size == 8 and spec.num_tasks("train") == 2
 

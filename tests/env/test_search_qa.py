@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from agentrl.environments.search_qa import SearchQA
+from agentrl.environments.search_qa.scoring import exact_match, f1_score, normalize_answer
 
 from agentrl.env.protocol import Env, EnvSpec
-from environments.search_qa import SearchQA
-from environments.search_qa.scoring import exact_match, f1_score, normalize_answer
 from tests.fixtures.episodes import play
 
 

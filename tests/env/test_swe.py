@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 import torch
+from agentrl.environments.swe import SWERepair, repair_rates
+from agentrl.environments.swe.tasks import RepairTask
 
 from agentrl.credit.rewards import GateChannel, gated_reward_accumulation
 from agentrl.policy.chat_context import ChatContext
@@ -32,8 +34,6 @@ from agentrl.policy.tiny import build_tiny_tokenizer
 from agentrl.rollout.batcher import GenerationBatcher
 from agentrl.rollout.episode import EpisodeLimits, run_episode
 from agentrl.types import Task, Trajectory
-from environments.swe import SWERepair, repair_rates
-from environments.swe.tasks import RepairTask
 
 GRA = [GateChannel("outcome", 0.0), GateChannel("step")]
 DIRECT = [GateChannel("outcome", -math.inf), GateChannel("step")]

@@ -10,12 +10,13 @@ import pytest
 
 pytest.importorskip("textarena")
 
+from agentrl.environments.textarena import TextArena
+from agentrl.environments.textarena.games import GameUnavailable
+from agentrl.environments.textarena.probe import probe_game
+
 from agentrl.trainer.config import load_config
 from agentrl.trainer.loop import train
 from agentrl.types import StepResult
-from environments.textarena import TextArena
-from environments.textarena.games import GameUnavailable
-from environments.textarena.probe import probe_game
 from tests.fixtures.short_runs import short_run, trained_step_metrics
 
 HANOI_3 = ["[A C]", "[A B]", "[C B]", "[A C]", "[B A]", "[B C]", "[A C]"]

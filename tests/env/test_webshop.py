@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from agentrl.environments.webshop import WebShop
+from agentrl.environments.webshop.catalogue import SPLITS
 
 from agentrl.env import EnvSpec
 from agentrl.types import Task
-from environments.webshop import WebShop
-from environments.webshop.catalogue import SPLITS
 from tests.fixtures.episodes import play
 
 SPEC = WebShop(num_products=1000, seed=0)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from agentrl.environments.webshop import WebShop
+from agentrl.environments.webshop.catalogue import DISTRACTOR_ROLES, FAMILY_SIZE
+from agentrl.environments.webshop.catalogue_data import CATEGORY_ATTRIBUTES, OPTION_VALUES, PRODUCT_TYPES
+from agentrl.environments.webshop.product import option_value
+from agentrl.environments.webshop.reward import FUZZY_THRESHOLD, master_option_matches, named_goal_option
 from thefuzz import fuzz
 
 from bench.webshop_difficulty import best_reward
-from environments.webshop import WebShop
-from environments.webshop.catalogue import DISTRACTOR_ROLES, FAMILY_SIZE
-from environments.webshop.catalogue_data import CATEGORY_ATTRIBUTES, OPTION_VALUES, PRODUCT_TYPES
-from environments.webshop.product import option_value
-from environments.webshop.reward import FUZZY_THRESHOLD, master_option_matches, named_goal_option
 
 SPEC = WebShop(num_products=800, seed=0)
 GOALS = SPEC.catalogue.goals["train"][:30]

@@ -6,14 +6,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from agentrl.environments.webshop import WebShop
+from agentrl.environments.webshop.catalogue import SPLITS
+from agentrl.environments.webshop.indexed_actions import listed_actions, search_queries
+from agentrl.environments.webshop.site import Session
 
 from agentrl.trainer.config import load_config
 from agentrl.trainer.loop import train
 from agentrl.types import StepResult, Task
-from environments.webshop import WebShop
-from environments.webshop.catalogue import SPLITS
-from environments.webshop.indexed_actions import listed_actions, search_queries
-from environments.webshop.site import Session
 from tests.env.test_webshop import tagged
 from tests.fixtures.short_runs import short_run, trained_step_metrics
 

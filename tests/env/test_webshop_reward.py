@@ -10,17 +10,16 @@ from __future__ import annotations
 import math
 
 import pytest
-from thefuzz import fuzz
-
-from environments.webshop.nouns import _spacy_pipeline
-from environments.webshop.product import Goal, Product
-from environments.webshop.reward import (
+from agentrl.environments.webshop.nouns import _spacy_pipeline
+from agentrl.environments.webshop.product import Goal, Product
+from agentrl.environments.webshop.reward import (
     attribute_matches,
     master_option_matches,
     normalize_color,
     purchase_reward,
     type_match,
 )
+from thefuzz import fuzz
 
 PATH = "Clothing, Shoes & Jewelry › Women › Clothing › Active › Active Pants"
 

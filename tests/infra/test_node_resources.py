@@ -11,11 +11,11 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from agentrl.environments.search_qa.data import HOTPOTQA_CORPUS
+from agentrl.environments.search_qa.search_qa import indexed_corpus
 
 from agentrl.infra import InfraConfig, hosted_env_spec, releasing
 from agentrl.infra.node_resources import HOLDER_PREFIX, serve_from_node_holders, shared_per_node
-from environments.search_qa.data import HOTPOTQA_CORPUS
-from environments.search_qa.search_qa import indexed_corpus
 
 ray = pytest.importorskip("ray", reason="infra=ray tests need Ray: pip install 'agentrl[ray]'")
 

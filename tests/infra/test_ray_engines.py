@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from agentrl.environments.frozenlake.frozenlake import FrozenLake
 
 from agentrl.errors import ConfigError
 from agentrl.infra import InfraConfig, hosted_policy, shutdown_started
@@ -30,7 +31,6 @@ from agentrl.policy.tiny import TinyModelShape, build_tiny_model, build_tiny_tok
 from agentrl.store.run_dir import RunDir
 from agentrl.store.trajectory_json import read_trajectories
 from agentrl.trainer.config import load_config
-from environments.frozenlake.frozenlake import FrozenLake
 
 ray = pytest.importorskip("ray", reason="infra=ray tests need Ray: pip install 'agentrl[ray]'")
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from agentrl.environments.frozenlake.frozenlake import ACTIONS, FrozenLake
 
 from agentrl.cli.main import main
 from agentrl.errors import ConfigError
@@ -24,7 +25,6 @@ from agentrl.store.run_dir import RunDir
 from agentrl.store.trajectory_json import read_trajectories
 from agentrl.trainer.config import load_config
 from agentrl.types import StepResult
-from environments.frozenlake.frozenlake import ACTIONS, FrozenLake
 
 ray = pytest.importorskip("ray", reason="infra=ray tests need Ray: pip install 'agentrl[ray]'")
 

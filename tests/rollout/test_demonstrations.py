@@ -6,6 +6,9 @@ import asyncio
 import itertools
 
 import pytest
+from agentrl.environments.frozenlake import FrozenLake
+from agentrl.environments.search_qa import SearchQA
+from agentrl.environments.webshop import WebShop
 
 from agentrl.learner.packing import sequence_from_trajectory
 from agentrl.policy.chat_context import ChatContext
@@ -13,9 +16,6 @@ from agentrl.policy.tiny import build_tiny_tokenizer
 from agentrl.rollout.demonstrations import record_demonstrations, reply_ids, reply_stop_token
 from agentrl.rollout.episode import EpisodeLimits
 from agentrl.types import Trajectory
-from environments.frozenlake import FrozenLake
-from environments.search_qa import SearchQA
-from environments.webshop import WebShop
 from tests.fixtures.smollm2 import smollm2
 from tests.fixtures.tokenizers import deepseek_chat_tokenizer
 

@@ -10,6 +10,7 @@ import random
 from collections.abc import Iterator, Sequence
 
 import pytest
+from agentrl.environments.frozenlake.frozenlake import FrozenLake
 
 from agentrl.cli.main import main
 from agentrl.credit import compute_advantages
@@ -18,7 +19,6 @@ from agentrl.env.protocol import Env
 from agentrl.store.run_dir import RunDir
 from agentrl.store.trajectory_json import read_trajectories
 from agentrl.types import StepResult, Task
-from environments.frozenlake.frozenlake import FrozenLake
 
 ENV_NAME = "flaky-frozenlake-test"
 

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from sandboxes import Limits, SandboxClosedError, create_sandbox
-from sandboxes.docker_backend import DEFAULT_IMAGE, LABEL, OWNER_LABEL, connect, reap_docker
-from sandboxes.protocol import SandboxError
+from agentrl.sandboxes import Limits, SandboxClosedError, create_sandbox
+from agentrl.sandboxes.docker_backend import DEFAULT_IMAGE, LABEL, OWNER_LABEL, connect, reap_docker
+from agentrl.sandboxes.protocol import SandboxError
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from sandboxes import ExecResult, Limits, Sandbox, SandboxClosedError, SandboxError, create_sandbox
-from sandboxes.local import LocalSandbox, reap_local
-from sandboxes.processes import pids_of_uid
+from agentrl.sandboxes import ExecResult, Limits, Sandbox, SandboxClosedError, SandboxError, create_sandbox
+from agentrl.sandboxes.local import LocalSandbox, reap_local
+from agentrl.sandboxes.processes import pids_of_uid
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -81,7 +80,7 @@ def test_reaper_removes_what_a_killed_run_left(base_dir: Path) -> None:
     a process; the next run's reaper removes both."""
     script = (
         "import asyncio, sys\n"
-        "from sandboxes.local import LocalSandbox\n"
+        "from agentrl.sandboxes.local import LocalSandbox\n"
         "async def main():\n"
         f"    sandbox = await LocalSandbox.create(base_dir={str(base_dir)!r})\n"
         "    print(sandbox.host_dir, sandbox.uid, flush=True)\n"
@@ -114,7 +113,7 @@ def test_degraded_mode_warns_and_still_enforces_limits(base_dir: Path) -> None:
     script = (
         "import asyncio, logging\n"
         "logging.basicConfig()\n"
-        "from sandboxes.local import LocalSandbox\n"
+        "from agentrl.sandboxes.local import LocalSandbox\n"
         "async def main():\n"
         f"    async with await LocalSandbox.create(base_dir={str(base_dir)!r}) as sandbox:\n"
         "        result = await sandbox.exec('sleep 600', timeout=1)\n"

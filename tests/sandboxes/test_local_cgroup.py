@@ -9,11 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from sandboxes import Limits
-from sandboxes.cgroups import SandboxCgroup
-from sandboxes.isolation import detect_isolation
-from sandboxes.local import LocalSandbox, reap_local
+from agentrl.sandboxes import Limits
+from agentrl.sandboxes.cgroups import SandboxCgroup
+from agentrl.sandboxes.isolation import detect_isolation
+from agentrl.sandboxes.local import LocalSandbox, reap_local
 
 REPO = Path(__file__).parents[2]
 needs_cgroup = pytest.mark.skipif(
@@ -78,7 +77,7 @@ def test_cgroup_is_removed_on_close(base_dir: Path) -> None:
 def test_reaper_removes_the_cgroup_of_a_killed_run(base_dir: Path) -> None:
     script = (
         "import asyncio\n"
-        "from sandboxes.local import LocalSandbox\n"
+        "from agentrl.sandboxes.local import LocalSandbox\n"
         "async def main():\n"
         f"    sandbox = await LocalSandbox.create(base_dir={str(base_dir)!r})\n"
         "    print(sandbox.host_dir, *sandbox.cgroup.dirs, flush=True)\n"

@@ -6,11 +6,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from sandboxes import Limits
-from sandboxes.isolation import detect_isolation
-from sandboxes.local import LocalSandbox
-from sandboxes.processes import pids_of_uid
+from agentrl.sandboxes import Limits
+from agentrl.sandboxes.isolation import detect_isolation
+from agentrl.sandboxes.local import LocalSandbox
+from agentrl.sandboxes.processes import pids_of_uid
 
 needs_bwrap = pytest.mark.skipif(
     detect_isolation().bwrap is None, reason=f"no bubblewrap isolation here: {detect_isolation().reason}"

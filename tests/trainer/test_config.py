@@ -9,13 +9,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from agentrl.environments.frozenlake import FrozenLake
 
 from agentrl.credit import ADVANTAGE_ESTIMATORS
 from agentrl.env import env_names, register, unregister
 from agentrl.errors import ConfigError
 from agentrl.trainer.config import TrainConfig, load_config
 from agentrl.types import Task
-from environments.frozenlake import FrozenLake
 
 PLUGIN_ENV = "config-test-plugin"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from agentrl.environments.frozenlake import FrozenLake
 
 from agentrl.cli.sft import expand_shorthands
 from agentrl.errors import ConfigError
@@ -25,7 +26,6 @@ from agentrl.trainer.config import TrainConfig, load_config
 from agentrl.trainer.evaluate import eval_episodes
 from agentrl.trainer.loop import build_run
 from agentrl.trainer.sft import sft
-from environments.frozenlake import FrozenLake
 
 DEMOS = 32
 
