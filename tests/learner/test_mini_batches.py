@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from agentrl.learner.learner import Learner
+from agentrl.learner.learner import Learner, policy_loss_for
 from agentrl.learner.mini_batches import split_into_mini_batches
 from agentrl.learner.packing import training_sequences
 from agentrl.learner.settings import LearnerSettings
@@ -136,5 +136,6 @@ def test_mis_rejects_exactly_the_tokens_whose_sampler_was_off(is_level: str) -> 
     ],
 )
 def test_off_policy_and_loss_keys_are_validated(overrides: dict, message: str) -> None:
+    """The settings' own checks, then the policy-loss lookup the trainer makes before loading the model."""
     with pytest.raises(ValueError, match=message):
-        LearnerSettings(**overrides)
+        policy_loss_for(LearnerSettings(**overrides))
