@@ -59,4 +59,6 @@ class StepReporter:
         self.note(summary_line(step, metrics))
 
     def note(self, line: str) -> None:
-        self.console.print(line, highlight=False)
+        """One line, never folded at the console's width (80 columns when stdout is a file or a pipe), so a
+        log keeps one step per line for grep and tail."""
+        self.console.print(line, highlight=False, soft_wrap=True)
