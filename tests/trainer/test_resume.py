@@ -98,7 +98,7 @@ def test_a_killed_run_resumes_exactly_where_it_stopped(tmp_path: Path) -> None:
     assert checkpoint is not None
     k = checkpoint_state(checkpoint)["step"]
     assert k >= 2
-    assert checkpoint_state(checkpoint) == {"step": k, "task_cursor": TASKS_PER_STEP * k, "policy_version": k, "learner": {"updates": k}}
+    assert checkpoint_state(checkpoint) == {"step": k, "task_cursor": TASKS_PER_STEP * k, "policy_version": k, "learner": {"updates": k, "entropy_coef": 0.0}}
     # A save killed half-way leaves a temp directory; even one that looks complete is never resumed from.
     leftover = crashed.checkpoints_dir / f"{TEMP_PREFIX}step_000099-killed"
     leftover.mkdir()
@@ -128,7 +128,7 @@ def test_a_killed_run_resumes_exactly_where_it_stopped(tmp_path: Path) -> None:
 
     final = latest_checkpoint(crashed.checkpoints_dir)
     assert final is not None and final.name == f"step_{k + 2:06d}"
-    assert checkpoint_state(final) == {"step": k + 2, "task_cursor": TASKS_PER_STEP * (k + 2), "policy_version": k + 2, "learner": {"updates": k + 2}}
+    assert checkpoint_state(final) == {"step": k + 2, "task_cursor": TASKS_PER_STEP * (k + 2), "policy_version": k + 2, "learner": {"updates": k + 2, "entropy_coef": 0.0}}
     assert sorted(p.name for p in crashed.checkpoints_dir.iterdir()) == [f"step_{k + 1:06d}", f"step_{k + 2:06d}"]
 
 
