@@ -140,8 +140,9 @@ def _perturbed(model: torch.nn.Module, seed: int) -> torch.nn.Module:
 
 
 def _describe_once_restarted(pool: RayEnginePool) -> list[EngineInfo]:
-    """The engines' reports; Ray refuses calls to an engine while it restarts, so ask again until it is up."""
-    deadline = time.monotonic() + 60
+    """The engines' reports; Ray refuses calls to an engine while it restarts, so ask again until it is up
+    (a restart imports torch and rebuilds the model: over a minute on 2 loaded cores, seen in a fresh-clone run)."""
+    deadline = time.monotonic() + 240
     while True:
         try:
             return pool.describe()
