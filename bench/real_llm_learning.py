@@ -28,7 +28,6 @@ first), written next to the runs.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -58,15 +57,13 @@ def cli(*arguments: str) -> None:
     print(f"  ({time.monotonic() - started:.0f} s)", flush=True)
 
 
-def evaluate(out: Path, model: str, env: str, seed: int, tokens: int, tasks: int, args: argparse.Namespace) -> dict:
-    """The eval summary of `model` (a config name or a directory), computing it once."""
-    summary_file = out / "eval_summary.json"
-    if not summary_file.exists():
+def evaluate(out: Path, model: str, env: str, seed: int, tokens: int, tasks: int, args: argparse.Namespace) -> None:
+    """`agentrl eval` of `model` (a config name or a directory) into `out`, unless it is already there."""
+    if not (out / "eval_summary.json").exists():
         cli(
             "eval", f"env={env}", f"model={model}", f"tasks={tasks}", f"out={out}",
             f"trainer.seed={seed}", f"model.max_new_tokens={tokens}", *ENV_OVERRIDES[env], *args.set,
         )
-    return json.loads(summary_file.read_text())
 
 
 def episode_successes(eval_dir: Path) -> dict[str, float]:
