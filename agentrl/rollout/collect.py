@@ -19,6 +19,7 @@ from agentrl.env.protocol import EnvSpec
 from agentrl.policy.chat_context import ChatContext
 from agentrl.policy.protocol import Policy
 from agentrl.rollout.batcher import BatcherStats, GenerationBatcher
+from agentrl.rollout.config import RolloutConfig
 from agentrl.rollout.episode import EpisodeLimits, run_episode
 from agentrl.types import Task, Trajectory
 
@@ -27,12 +28,13 @@ from agentrl.types import Task, Trajectory
 class RolloutSettings:
     group_size: int
     limits: EpisodeLimits
-    max_batch_size: int = 256
-    max_wait_s: float | None = None
+    # Defaults are the `rollout` config section's (agentrl/rollout/config.py), the one place they are set.
+    max_batch_size: int = RolloutConfig.max_batch_size
+    max_wait_s: float | None = RolloutConfig.max_wait_s
     """None: batches in rounds (reproducible); seconds: a timed flush (`GenerationBatcher`)."""
-    max_batch_tokens: int | None = None
+    max_batch_tokens: int | None = RolloutConfig.max_batch_tokens
     """Context tokens one generation batch may hold (None: only `max_batch_size` bounds it)."""
-    env_workers: int = 64
+    env_workers: int = RolloutConfig.env_workers
     """Env calls running at once, and threads for the environments' blocking work."""
 
     def __post_init__(self) -> None:
